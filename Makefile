@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Point tests and demos at the shared Moby word list when it sits beside the checkout.
+MOBY_SHARED := $(abspath ../shared/data/moby/words.zip)
+ifneq ($(wildcard $(MOBY_SHARED)),)
+export HASH_ENVS_MOBY ?= $(MOBY_SHARED)
+endif
+
+.PHONY: install test demo bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -c constraints.txt -e ".[all,test]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/hash-envs leaderboard --quick --out results/leaderboard
+
+bench: $(STAMP)
+	$(PY) bench/env_throughput.py --out results/bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

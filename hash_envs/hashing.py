@@ -1,0 +1,104 @@
+"""The hash-function interface shared by every contender, and the contender registry.
+
+Everything that maps words to bins -- a classical hash, a trained policy, a network's
+weights -- implements :class:`HashFunction`, so the leaderboard, the metrics and the
+quality harness treat them alike. Sibling packages add contenders without ``hash_envs``
+importing them: either call :func:`register_hash_function` at import time, or declare an
+entry point in the group ``hash_envs.hash_functions`` whose object is a factory
+``(n_bins: int) -> HashFunction`` (see ``setup.cfg``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from importlib.metadata import entry_points
+
+import numpy as np
+
+__all__ = [
+    "HashFunction",
+    "HashFactory",
+    "ENTRY_POINT_GROUP",
+    "register_hash_function",
+    "make_hash_function",
+    "registered_hash_functions",
+]
+
+ENTRY_POINT_GROUP = "hash_envs.hash_functions"
+
+
+class HashFunction(abc.ABC):
+    """A deterministic map from words to bins ``0 .. n_bins - 1``.
+
+    Subclasses implement at least one of :meth:`__call__` and :meth:`hash_many`;
+    each default is written in terms of the other. Implement :meth:`hash_many`
+    vectorised when you can: the leaderboard hashes hundreds of thousands of words.
+    """
+
+    #: Short identifier shown in tables (e.g. ``"xxh64"``).
+    name: str = "hash"
+
+    def __init__(self, n_bins: int) -> None:
+        n_bins = int(n_bins)
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        self.n_bins = n_bins
+
+    @property
+    @abc.abstractmethod
+    def size_bytes(self) -> int:
+        """Bytes of state needed to reproduce the function (keys, seeds, tables, weights).
+
+        Code is not counted; for a learned hash this is the stored parameter size.
+        """
+
+    def __call__(self, word: str) -> int:
+        return int(self.hash_many([word])[0])
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        """Bins of ``words`` as an ``int64`` array, in input order."""
+        return np.fromiter((self(w) for w in words), dtype=np.int64)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, n_bins={self.n_bins})"
+
+
+HashFactory = Callable[[int], HashFunction]
+
+_REGISTRY: dict[str, HashFactory] = {}
+_entry_points_loaded = False
+
+
+def register_hash_function(name: str, factory: HashFactory, *, overwrite: bool = False) -> None:
+    """Make ``factory(n_bins)`` available to the leaderboard under ``name``."""
+    if not overwrite and name in _REGISTRY and _REGISTRY[name] is not factory:
+        raise ValueError(f"a hash function named {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = ep.load()
+
+
+def registered_hash_functions() -> list[str]:
+    """Names of every known contender, sorted (entry points included)."""
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def make_hash_function(name: str, n_bins: int) -> HashFunction:
+    """Instantiate the registered contender ``name`` for a table of ``n_bins`` bins."""
+    _load_entry_points()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise ValueError(f"unknown hash function {name!r}; registered: {known}") from None
+    return factory(n_bins)

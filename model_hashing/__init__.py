@@ -1,0 +1,4 @@
+"""HNN-Net: perceptual hashes of neural networks from their ONNX graphs.
+
+Not implemented yet: see the project's issue list.
+"""
