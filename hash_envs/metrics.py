@@ -98,7 +98,7 @@ def collisions_sd(n_words: int, n_bins: int) -> float:
     return math.sqrt(max(m * p1 + m * (m - 1) * p2 - (m * p1) ** 2, 0.0))
 
 
-def summarize(bins: Any, n_bins: int) -> dict[str, float]:
+def summarize(bins: Any, n_bins: int) -> dict[str, Any]:
     """Every metric of one word -> bin assignment, as a JSON-friendly dict."""
     loads = bin_loads(bins, n_bins)
     n = int(loads.sum())
@@ -112,4 +112,5 @@ def summarize(bins: Any, n_bins: int) -> dict[str, float]:
         "max_load": int(loads.max()) if loads.size else 0,
         "chi2": chi2,
         "chi2_p": p_value,
+        "load_histogram": np.bincount(loads).tolist(),
     }

@@ -149,7 +149,7 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         return np.asarray(self._loads, dtype=np.int64)
 
     def _word_obs(self) -> np.ndarray:
-        return self.pool.observe(self._order[self._t])
+        return self.pool.observe_one(self._order[self._t])
 
     def _get_obs(self) -> Any:
         return self._word_obs()

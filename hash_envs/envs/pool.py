@@ -27,9 +27,13 @@ class WordPool:
     encoder: WordEncoder
     raw: np.ndarray
 
-    def observe(self, indices: np.ndarray | int) -> np.ndarray:
-        """Encoded observation(s) of the pool words at ``indices``."""
+    def observe(self, indices: np.ndarray) -> np.ndarray:
+        """Encoded observations of the pool words at ``indices`` (one row each)."""
         return self.encoder.from_bytes(np.take(self.raw, indices, axis=0))
+
+    def observe_one(self, index: int) -> np.ndarray:
+        """Encoded observation of one pool word (plain indexing: the single-env hot path)."""
+        return self.encoder.from_bytes(self.raw[index])
 
     def __len__(self) -> int:
         return len(self.words)

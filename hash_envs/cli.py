@@ -1,0 +1,103 @@
+"""The ``hash-envs`` command line: ``hash-envs leaderboard`` and ``hash-envs envs``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hash_envs import corpus as corpus_lib
+
+
+def _resolve_corpus(choice: str) -> str:
+    """``auto`` means Moby when it is on this machine (no download), else offline web2."""
+    if choice != "auto":
+        return choice
+    return corpus_lib.default_corpus_name()
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from hash_envs.hashing import registered_hash_functions
+    from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard, to_markdown, write_outputs
+
+    name = _resolve_corpus(args.corpus)
+    words = corpus_lib.load(name, download=args.download)
+    make_config = LeaderboardConfig.quick if args.quick else LeaderboardConfig
+    overrides = {"tracks": args.tracks, "seed": args.seed}
+    if args.draws is not None:
+        overrides["draws"] = args.draws
+    config = make_config(**overrides)
+    hashes = args.hashes or registered_hash_functions()
+    print(f"corpus: {name} ({len(words):,} words); contenders: {', '.join(hashes)}", flush=True)
+    result = run_leaderboard(words, hashes, config, corpus_name=name, progress=not args.no_progress)
+    print(to_markdown(result))
+    if args.out:
+        paths = write_outputs(result, args.out)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import hash_envs
+
+    print("| id | action space | observation | entry points |")
+    print("|---|---|---|---|")
+    for env_id in hash_envs.ENV_IDS:
+        spec = gym.spec(env_id)
+        env = gym.make(env_id, corpus=args.corpus, n_words=10, n_bins=1000)
+        print(
+            f"| `{env_id}` | {env.action_space} | {env.observation_space} | "
+            f"`{spec.entry_point}`, `{spec.vector_entry_point}` |"
+        )
+        env.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hash-envs", description="Learned hash functions: environments and leaderboard."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    board = sub.add_parser("leaderboard", help="collisions, load and speed of every hash function")
+    board.add_argument(
+        "--corpus",
+        default="auto",
+        help="moby, web2 or a path to a word list; auto (default) = moby if present, else web2",
+    )
+    board.add_argument(
+        "--tracks",
+        nargs="+",
+        default=["random-1000", "full", "memorize-10000", "speed"],
+        help="tracks to run: random-1000 full memorize-K speed",
+    )
+    board.add_argument("--hashes", nargs="+", help="contenders (default: all registered)")
+    board.add_argument("--quick", action="store_true", help="fewer draws and a shorter speed run")
+    board.add_argument("--draws", type=int, help="draws of the random-1000 track")
+    board.add_argument("--seed", type=int, default=0)
+    board.add_argument("--out", help="directory for leaderboard.{json,csv,md} and the PNG")
+    board.add_argument(
+        "--no-download", dest="download", action="store_false", help="never download Moby"
+    )
+    board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    board.set_defaults(func=_cmd_leaderboard)
+
+    envs = sub.add_parser("envs", help="list the registered environments")
+    envs.add_argument("--corpus", default="web2")
+    envs.set_defaults(func=_cmd_envs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, corpus_lib.CorpusError) as err:
+        print(f"hash-envs: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Shared fixtures for the environment, encoding, metrics and hashing tests.
+
+* ``WORDS`` / the ``words`` fixture: a small, deterministic in-memory corpus (a few
+  hundred synthetic words, sorted and distinct like a loaded corpus, a few of them
+  non-ASCII) so that environment tests never need the Moby list.
+* ``@pytest.mark.moby``: the test needs the Moby word list offline
+  (``hash_envs.corpus.moby_available()``, e.g. ``HASH_ENVS_MOBY`` pointing at
+  ``words.zip``); it is skipped otherwise. No test here downloads anything.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hash_envs.corpus import MOBY_ENV_VAR, moby_available
+
+
+def _synthetic_words(n: int = 400, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = {"café", "naïve", "über", "smörgåsbord", "déjà"}
+    while len(words) < n:
+        length = rng.randint(1, 12)
+        words.add("".join(rng.choice(letters) for _ in range(length)))
+    return sorted(words)
+
+
+#: A sorted list of distinct words, as :func:`hash_envs.corpus.load` would return it.
+WORDS: list[str] = _synthetic_words()
+
+# Decided once, before any test fixture can change the environment (test_corpus.py
+# unsets HASH_ENVS_MOBY for its own tests).
+MOBY_AVAILABLE: bool = moby_available()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"moby: needs the Moby word list offline (set {MOBY_ENV_VAR}); skipped without it",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("moby") is not None and not MOBY_AVAILABLE:
+        pytest.skip(f"the Moby word list is not available offline (set {MOBY_ENV_VAR})")
+
+
+@pytest.fixture
+def words() -> list[str]:
+    """A fresh copy of :data:`WORDS` (tests may modify it)."""
+    return list(WORDS)
