@@ -42,11 +42,11 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 
     import hash_envs
 
-    print("| id | action space | observation | entry points |")
+    print("| id | action space | observation space (defaults) | entry points |")
     print("|---|---|---|---|")
     for env_id in hash_envs.ENV_IDS:
         spec = gym.spec(env_id)
-        env = gym.make(env_id, corpus=args.corpus, n_words=10, n_bins=1000)
+        env = gym.make(env_id, corpus=_resolve_corpus(args.corpus))
         print(
             f"| `{env_id}` | {env.action_space} | {env.observation_space} | "
             f"`{spec.entry_point}`, `{spec.vector_entry_point}` |"
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(func=_cmd_leaderboard)
 
     envs = sub.add_parser("envs", help="list the registered environments")
-    envs.add_argument("--corpus", default="web2")
+    envs.add_argument("--corpus", default="auto", help="as for leaderboard")
     envs.set_defaults(func=_cmd_envs)
     return parser
 

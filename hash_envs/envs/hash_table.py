@@ -367,7 +367,11 @@ class StatelessHashVectorEnv(VectorEnv):
                 raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
-        self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        # A sub-env given no seed continues its generator, as the single env's reset does.
+        self._rngs = [
+            rng if s is None else seeding.np_random(s)[0]
+            for rng, s in zip(self._rngs, seeds, strict=True)
+        ]
         self._new_episodes()
         self._started = True
         return self._get_obs(), self._info()

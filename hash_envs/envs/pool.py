@@ -53,7 +53,13 @@ def build_pool(
 ) -> WordPool:
     """Load ``corpus``, keep the seeded ``pool_size`` subset, encode it (cached per process)."""
     if isinstance(corpus, str | os.PathLike):
-        return _cached_pool(os.fspath(corpus), pool_size, pool_seed, encoding, max_len)
+        name = os.fspath(corpus)
+        if name not in corpus_lib.CORPUS_NAMES and not os.path.isfile(os.path.expanduser(name)):
+            raise ValueError(
+                f"corpus must be one of {', '.join(map(repr, corpus_lib.CORPUS_NAMES))}, the "
+                f"path of an existing .txt/.zip word file, or a sequence of words; got {name!r}"
+            )
+        return _cached_pool(name, pool_size, pool_seed, encoding, max_len)
     return _make_pool(sorted(set(corpus)), pool_size, pool_seed, encoding, max_len)
 
 
