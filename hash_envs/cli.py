@@ -1,12 +1,23 @@
-"""The ``hash-envs`` command line: ``hash-envs leaderboard`` and ``hash-envs envs``."""
+"""The ``hash-envs`` command line: ``hash-envs leaderboard``, ``hash-envs envs``, and the
+subcommands sibling packages plug in.
+
+A sibling package adds a subcommand without ``hash_envs`` importing it: it declares an
+entry point in the group ``hash_envs.cli`` whose object is a function
+``add_parser(subparsers) -> None`` that adds its parser and sets ``func`` (a callable
+taking the parsed namespace and returning an exit code) as a default.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from hash_envs import corpus as corpus_lib
+
+
+CLI_ENTRY_POINT_GROUP = "hash_envs.cli"
 
 
 def _resolve_corpus(choice: str) -> str:
@@ -87,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list the registered environments")
     envs.add_argument("--corpus", default="auto", help="as for leaderboard")
     envs.set_defaults(func=_cmd_envs)
+
+    for plugin in entry_points(group=CLI_ENTRY_POINT_GROUP):
+        plugin.load()(sub)
     return parser
 
 
