@@ -16,7 +16,6 @@ from importlib.metadata import entry_points
 
 from hash_envs import corpus as corpus_lib
 
-
 CLI_ENTRY_POINT_GROUP = "hash_envs.cli"
 
 

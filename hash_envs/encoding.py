@@ -95,6 +95,17 @@ class WordEncoder:
         """An encoder whose ``max_len`` defaults to the longest word of ``words``."""
         return cls(kind, max_encoded_len(words) if max_len is None else int(max_len))
 
+    @classmethod
+    def from_space(cls, space: spaces.Space) -> WordEncoder:
+        """The encoder whose :attr:`space` is ``space`` (e.g. a trained policy's inputs)."""
+        if isinstance(space, spaces.Box) and space.shape is not None and len(space.shape) == 1:
+            if space.dtype == np.float32 and np.all(space.low == 0) and np.all(space.high == 1):
+                return cls("codepoints", int(space.shape[0]))
+        if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
+            if np.all(space.nvec == 256):
+                return cls("bytes", int(space.nvec.shape[0]))
+        raise ValueError(f"{space} is not the observation space of an encoded word")
+
     @property
     def dtype(self) -> type[np.generic]:
         return np.float32 if self.kind == "codepoints" else np.int64

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -215,10 +216,12 @@ def test_native_vector_env_matches_sync_vector_env(
 
     rng = np.random.default_rng(0)
     finals = autoresets = 0
+    history = []
     for step in range(episodes * (n_words + 1) - 1):
         actions = rng.integers(0, n_bins, size=num_envs)
         obs_n, rew_n, term_n, trunc_n, info_n = native.step(actions)
         obs_s, rew_s, term_s, trunc_s, info_s = sync.step(actions)
+        history.append((obs_n, rew_n, info_n, obs_s, rew_s, info_s))
         assert_obs_equal(obs_n, obs_s)
         np.testing.assert_array_equal(rew_n, rew_s)
         np.testing.assert_array_equal(term_n, term_s)
@@ -249,6 +252,11 @@ def test_native_vector_env_matches_sync_vector_env(
             assert not any(key in info_n for key in FINAL_KEYS)
         assert not trunc_n.any()
     assert finals == episodes and autoresets == episodes - 1
+    # What a step returned is the caller's: later steps do not change it in place.
+    for obs_n, rew_n, info_n, obs_s, rew_s, info_s in history:
+        assert_obs_equal(obs_n, obs_s)
+        np.testing.assert_array_equal(rew_n, rew_s)
+        assert_info_equal(info_n, info_s)
     native.close()
     sync.close()
 
@@ -391,9 +399,7 @@ def test_pool_size_equal_to_n_words_is_memorisation(words: list[str], pool_seed:
 
 def test_pool_of_a_named_corpus_is_its_seeded_subset() -> None:
     env = gym.make(STATELESS, corpus="web2", n_words=5, n_bins=8, pool_size=50, pool_seed=7)
-    assert list(env.unwrapped.pool.words) == corpus_lib.subset(
-        corpus_lib.load("web2"), 50, seed=7
-    )
+    assert list(env.unwrapped.pool.words) == corpus_lib.subset(corpus_lib.load("web2"), 50, seed=7)
     other = gym.make(STATELESS, corpus="web2", n_words=5, n_bins=8, pool_size=50, pool_seed=8)
     assert other.unwrapped.pool.words != env.unwrapped.pool.words
 
@@ -402,6 +408,16 @@ def test_corpus_sequence_is_normalised_like_a_loaded_corpus(words: list[str]) ->
     shuffled = list(reversed(words)) + words[:10]  # unsorted, with duplicates
     env = StatelessHashEnv(corpus=shuffled, n_words=5, n_bins=5, pool_size=30, pool_seed=1)
     assert list(env.pool.words) == corpus_lib.subset(words, 30, seed=1)
+
+
+def test_corpus_given_as_a_path(words: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(reversed(words)) + "\n", encoding="utf-8")
+    for corpus in (path, str(path)):
+        env = StatelessHashEnv(corpus=corpus, n_words=5, n_bins=5, pool_size=20, pool_seed=2)
+        assert list(env.pool.words) == corpus_lib.subset(words, 20, seed=2)
+    with pytest.raises(ValueError, match="corpus must be one of"):
+        StatelessHashEnv(corpus=tmp_path / "missing.txt", n_words=5, n_bins=5)
 
 
 def test_table_aware_observation(words: list[str]) -> None:
@@ -431,7 +447,11 @@ def test_table_aware_observation(words: list[str]) -> None:
         ({"n_bins": 0}, ValueError, "n_bins must be >= 1, got 0"),
         ({"n_bins": -3}, ValueError, "n_bins must be >= 1"),
         ({"n_words": 0}, ValueError, "n_words must be >= 1, got 0"),
-        ({"corpus": "no-such-corpus"}, ValueError, r"corpus must be one of 'moby', 'web2'.*'no-such"),
+        (
+            {"corpus": "no-such-corpus"},
+            ValueError,
+            r"corpus must be one of 'moby', 'web2'.*'no-such",
+        ),
         ({"corpus": []}, ValueError, "corpus holds no words"),
         ({"encoding": "utf-16"}, ValueError, r"encoding must be one of .*'utf-16'"),
         ({"render_mode": "human"}, ValueError, r"render_mode must be one of .*'human'"),

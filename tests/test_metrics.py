@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -80,6 +81,7 @@ def test_summarize_agrees_with_the_single_metrics() -> None:
         "chi2_p": pytest.approx(p_value),
         "load_histogram": [2, 1, 1, 1],
     }
+    json.loads(json.dumps(summary))  # JSON-friendly: plain Python numbers and lists
 
 
 def test_expected_collisions_known_values() -> None:
