@@ -40,6 +40,23 @@ def _check_args(n_words: int, n_bins: int, pool: WordPool, render_mode: str | No
         raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
 
 
+def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """Accept the enum, its value (``"SameStep"``) or its name (``"same_step"``)."""
+    if isinstance(mode, AutoresetMode):
+        return mode
+    for candidate in AutoresetMode:
+        if mode in (candidate.value, candidate.name, candidate.name.lower()):
+            return candidate
+    raise ValueError(f"unknown autoreset_mode {mode!r}; use NEXT_STEP or SAME_STEP")
+
+
+def _row(batch: Any, i: int) -> Any:
+    """Sub-env ``i``'s part of a batched observation (an array or a dict of arrays)."""
+    if isinstance(batch, dict):
+        return {key: value[i] for key, value in batch.items()}
+    return batch[i]
+
+
 def _draw_episode(rng: np.random.Generator, pool: WordPool, n_words: int) -> np.ndarray:
     """Indices of the ``n_words`` distinct pool words of one episode, in showing order."""
     return rng.choice(len(pool), size=n_words, replace=False)
@@ -256,11 +273,15 @@ class StatelessHashVectorEnv(VectorEnv):
     """``num_envs`` copies of :class:`StatelessHashEnv` stepped together in numpy.
 
     Sub-environment ``i`` reset with ``seed`` uses ``seed + i``, so it replays exactly
-    what ``SyncVectorEnv`` of the single env would. Autoreset follows Gymnasium's
-    ``NEXT_STEP`` mode: the step after an episode ends starts a new one (the actions are
-    ignored, the rewards are 0). Every episode has ``n_words`` steps, so the
-    sub-environments always stay in step: they share one clock ``t``, and the episode
-    orders are stored time-major so that step ``t`` reads one contiguous row.
+    what ``SyncVectorEnv`` of the single env would. Every episode has ``n_words`` steps,
+    so the sub-environments always stay in step: they share one clock ``t``, and the
+    episode orders are stored time-major so that step ``t`` reads one contiguous row.
+
+    ``autoreset_mode`` is Gymnasium's ``NEXT_STEP`` by default (the step after an episode
+    ends starts a new one; its actions are ignored and its rewards are 0) or
+    ``SAME_STEP`` (the final step already returns the next episode's first observation,
+    with the final observation and info under ``info["final_obs"]`` /
+    ``info["final_info"]``, as Stable-Baselines3 expects).
 
     Info arrays (with Gymnasium's ``_key`` masks): ``collisions``, ``occupied_bins``,
     ``max_load``, and on the final step of an episode ``episode_return`` and
@@ -286,9 +307,14 @@ class StatelessHashVectorEnv(VectorEnv):
         reward_empty: float = 10.0,
         reward_occupied: float = -10.0,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        autoreset_mode = _autoreset_mode(autoreset_mode)
+        if autoreset_mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {autoreset_mode}")
+        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
         self.pool = build_pool(corpus, pool_size, pool_seed, encoding, max_len)
         _check_args(n_words, n_bins, self.pool, render_mode)
         self.num_envs = int(num_envs)
@@ -388,24 +414,34 @@ class StatelessHashVectorEnv(VectorEnv):
         if actions.min() < 0 or actions.max() >= self.n_bins:
             raise ValueError(f"actions must lie in the table's bins 0..{self.n_bins - 1}")
         n = self.num_envs
+        truncated = np.zeros(n, dtype=bool)
         if self._t == self.n_words:  # NEXT_STEP autoreset
             self._new_episodes()
-            reward = np.zeros(n)
-            terminated = np.zeros(n, dtype=bool)
-        else:
-            cells = self._row_offsets + actions
-            load = np.take(self._loads_flat, cells)
-            load += 1
-            np.put(self._loads_flat, cells, load)
-            empty = load == 1
-            reward = np.where(empty, self.reward_empty, self.reward_occupied)
-            self._occupied += empty
-            np.maximum(self._max_load, load, out=self._max_load)
-            self._on_place(cells, empty)
-            self._t += 1
-            self._return += reward
-            terminated = np.full(n, self._t == self.n_words)
-        return self._get_obs(), reward, terminated, np.zeros(n, dtype=bool), self._info()
+            return self._get_obs(), np.zeros(n), truncated.copy(), truncated, self._info()
+
+        cells = self._row_offsets + actions
+        load = np.take(self._loads_flat, cells)
+        load += 1
+        np.put(self._loads_flat, cells, load)
+        empty = load == 1
+        reward = np.where(empty, self.reward_empty, self.reward_occupied)
+        self._occupied += empty
+        np.maximum(self._max_load, load, out=self._max_load)
+        self._on_place(cells, empty)
+        self._t += 1
+        self._return += reward
+        terminated = np.full(n, self._t == self.n_words)
+        obs, info = self._get_obs(), self._info()
+        if self._t == self.n_words and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+            final_obs = np.empty(n, dtype=object)
+            for i in range(n):
+                final_obs[i] = _row(obs, i)
+            everyone = np.ones(n, dtype=bool)
+            final = {"final_obs": final_obs, "_final_obs": everyone}
+            final |= {"final_info": info, "_final_info": everyone.copy()}
+            self._new_episodes()
+            obs, info = self._get_obs(), {**self._info(), **final}
+        return obs, reward, terminated, truncated, info
 
     def _on_place(self, cells: np.ndarray, empty: np.ndarray) -> None:
         """Hook for subclasses that track more table state (``cells`` index the flat table)."""

@@ -1,0 +1,111 @@
+"""Hash-function artifacts: a policy's argmax network as a self-contained ONNX file.
+
+Loading needs only numpy, onnx and onnxruntime -- not torch, not Stable-Baselines3 -- so
+a trained hash can be shipped and used anywhere. The file carries everything needed to
+reproduce the function: the network (input: encoded words; output: bins), the word
+encoding and its length, ``n_bins``, and a SHA-256 of the graph so that damage is
+detected instead of silently hashing differently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from hash_envs.encoding import WordEncoder
+from hash_envs.hashing import HashFunction
+
+__all__ = ["ArtifactError", "FORMAT", "OnnxHash", "load_hash", "stamp_metadata"]
+
+FORMAT = "hash-envs/policy-hash/1"
+_PREFIX = "hash_envs."
+_REQUIRED = ("format", "encoding", "max_len", "n_bins", "size_bytes", "name", "graph_sha256")
+
+
+class ArtifactError(ValueError):
+    """The file is not a valid hash-envs hash artifact (foreign, damaged, or unreadable)."""
+
+
+def _graph_digest(model: onnx.ModelProto) -> str:
+    return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
+
+
+def stamp_metadata(model: onnx.ModelProto, metadata: Mapping[str, Any]) -> None:
+    """Write ``metadata`` (plus the format tag and the graph checksum) into ``model``."""
+    entries = {"format": FORMAT, **metadata, "graph_sha256": _graph_digest(model)}
+    del model.metadata_props[:]
+    for key, value in entries.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        model.metadata_props.add(key=_PREFIX + key, value=text)
+
+
+def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, str]]:
+    try:
+        model = onnx.load_model_from_string(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # protobuf raises several unrelated types on garbage
+        raise ArtifactError(f"{path} is not a readable ONNX file ({err})") from None
+    meta = {
+        p.key[len(_PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(_PREFIX)
+    }
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(
+            f"{path} is an ONNX file but not a hash-envs hash artifact (format tag "
+            f"{meta.get('format')!r}, expected {FORMAT!r}); export one with "
+            "agents.PolicyHash(model).export_onnx(path)"
+        )
+    missing = [key for key in _REQUIRED if key not in meta]
+    if missing:
+        raise ArtifactError(f"{path} lacks the metadata {missing}")
+    if _graph_digest(model) != meta["graph_sha256"]:
+        raise ArtifactError(f"{path} is damaged: its graph does not match its SHA-256 checksum")
+    return model, meta
+
+
+class OnnxHash(HashFunction):
+    """A hash function loaded from an artifact, run by onnxruntime."""
+
+    def __init__(self, path: str | Path, *, chunk_size: int = 65536) -> None:
+        self.path = Path(path)
+        model, self.metadata = _read(self.path)
+        super().__init__(int(self.metadata["n_bins"]))
+        self.name = self.metadata["name"]
+        self.encoder = WordEncoder(self.metadata["encoding"], int(self.metadata["max_len"]))  # type: ignore[arg-type]
+        self.chunk_size = chunk_size
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.metadata["size_bytes"])
+
+    def extra(self, key: str) -> Any:
+        """A JSON metadata entry written at export (e.g. ``"env_kwargs"``), or ``None``."""
+        value = self.metadata.get(key)
+        return None if value is None else json.loads(value)
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        words = list(words)
+        bins = np.empty(len(words), dtype=np.int64)
+        for start in range(0, len(words), self.chunk_size):
+            chunk = words[start : start + self.chunk_size]
+            (out,) = self._session.run(None, {self._input: self.encoder.encode(chunk)})
+            bins[start : start + len(chunk)] = out
+        return bins
+
+
+def load_hash(path: str | Path) -> OnnxHash:
+    """Load an exported hash function (raises :class:`ArtifactError` for a bad file)."""
+    return OnnxHash(path)
