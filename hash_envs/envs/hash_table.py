@@ -22,11 +22,16 @@ from hash_envs.encoding import EncodingName
 from hash_envs.envs.pool import CorpusArg, WordPool, build_pool
 from hash_envs.envs.render import render_ansi, render_rgb
 from hash_envs.metrics import expected_collisions
+from hash_envs.rewards import REWARD_MODES, shared_bin_total
 
 RENDER_MODES = ["ansi", "rgb_array"]
 
 
-def _check_args(n_words: int, n_bins: int, pool: WordPool, render_mode: str | None) -> None:
+def _check_args(
+    n_words: int, n_bins: int, pool: WordPool, render_mode: str | None, reward_mode: str
+) -> None:
+    if reward_mode not in REWARD_MODES:
+        raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     if int(n_words) < 1:
@@ -87,9 +92,15 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     After the last word the observation is all zeros ("no word left").
 
     ## Rewards
-    ``reward_empty`` (+10) if the chosen bin held no word yet in this episode,
-    ``reward_occupied`` (-10) otherwise. The episode return is therefore
-    ``10 * (n_words - 2 * collisions)`` with the default values.
+    ``reward_mode="first_come"`` (default, the paper's rule): ``reward_empty`` (+10) if
+    the chosen bin held no word yet in this episode, ``reward_occupied`` (-10)
+    otherwise. The episode return is therefore ``10 * (n_words - 2 * collisions)`` with
+    the default values.
+
+    ``reward_mode="shared_bin"``: every step pays 0 and the last one pays, for every word
+    of the episode, ``reward_empty`` if it ended alone in its bin and ``reward_occupied``
+    if it shares it (both words of a collision are penalised). See
+    :mod:`hash_envs.rewards` for why, and for the per-word rewards.
 
     ## Episode End
     The episode terminates after the ``n_words``-th word is placed. There is no
@@ -111,6 +122,7 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     * ``encoding``: ``"codepoints"`` or ``"bytes"``.
     * ``max_len``: encoded length; defaults to the longest word of the pool.
     * ``reward_empty`` / ``reward_occupied``: the two rewards (+10 / -10).
+    * ``reward_mode``: ``"first_come"`` (default) or ``"shared_bin"``.
     * ``render_mode``: ``None``, ``"ansi"`` (a text summary with a load histogram) or
       ``"rgb_array"`` (one cell per bin, brighter = more words).
 
@@ -136,10 +148,12 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         max_len: int | None = None,
         reward_empty: float = 10.0,
         reward_occupied: float = -10.0,
+        reward_mode: str = "first_come",
         render_mode: str | None = None,
     ) -> None:
         self.pool = build_pool(corpus, pool_size, pool_seed, encoding, max_len)
-        _check_args(n_words, n_bins, self.pool, render_mode)
+        _check_args(n_words, n_bins, self.pool, render_mode, reward_mode)
+        self.reward_mode = reward_mode
         self.n_words = int(n_words)
         self.n_bins = int(n_bins)
         self.reward_empty = float(reward_empty)
@@ -170,6 +184,12 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
 
     def _get_obs(self) -> Any:
         return self._word_obs()
+
+    def _shared_bin_reward(self) -> float:
+        """0 until the last word; then the episode's sum of alone/shared rewards."""
+        if self._t < self.n_words:
+            return 0.0
+        return float(shared_bin_total(self.loads, self.reward_empty, self.reward_occupied))
 
     def _on_place(self, action: int, was_empty: bool) -> None:
         """Hook for subclasses that track more table state."""
@@ -219,6 +239,8 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
             self._max_load = load
         self._on_place(bin_, load == 1)
         self._t += 1
+        if self.reward_mode == "shared_bin":
+            reward = self._shared_bin_reward()
         self._return += reward
         return self._get_obs(), reward, self._t == self.n_words, False, self._info()
 
@@ -306,6 +328,7 @@ class StatelessHashVectorEnv(VectorEnv):
         max_len: int | None = None,
         reward_empty: float = 10.0,
         reward_occupied: float = -10.0,
+        reward_mode: str = "first_come",
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
@@ -316,7 +339,8 @@ class StatelessHashVectorEnv(VectorEnv):
             raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {autoreset_mode}")
         self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
         self.pool = build_pool(corpus, pool_size, pool_seed, encoding, max_len)
-        _check_args(n_words, n_bins, self.pool, render_mode)
+        _check_args(n_words, n_bins, self.pool, render_mode, reward_mode)
+        self.reward_mode = reward_mode
         self.num_envs = int(num_envs)
         self.n_words = int(n_words)
         self.n_bins = int(n_bins)
@@ -429,6 +453,12 @@ class StatelessHashVectorEnv(VectorEnv):
         np.maximum(self._max_load, load, out=self._max_load)
         self._on_place(cells, empty)
         self._t += 1
+        if self.reward_mode == "shared_bin":
+            if self._t < self.n_words:
+                reward = np.zeros(n)
+            else:
+                reward = shared_bin_total(self._loads, self.reward_empty, self.reward_occupied)
+                reward = reward.astype(np.float64)
         self._return += reward
         terminated = np.full(n, self._t == self.n_words)
         obs, info = self._get_obs(), self._info()
