@@ -1,5 +1,46 @@
-"""RL agents for the hash environments (policy gradient, A2C, discrete SAC) and the
-deterministic argmax wrapper that turns a trained stateless policy into a hash function.
+"""RL agents for the hash environments, and trained policies as hash functions.
 
-Not implemented yet: see the project's issue list.
+* :class:`PG` (REINFORCE), :class:`A2C` and :class:`SACDiscrete` -- Stable-Baselines3
+  algorithms for any env with a ``Discrete`` action space;
+* :class:`EpisodePG` -- REINFORCE that simulates whole episodes of the stateless env
+  in one forward pass (for memorisation at scale);
+* :class:`PolicyHash` -- a trained stateless policy as a deterministic hash function,
+  exported by ``export_onnx`` and read back by :func:`load_hash` with onnxruntime only;
+* :class:`VectorEnvAdapter` -- SB3 rollouts from our native vector envs.
+
+Names are imported on first use, so ``from agents import load_hash`` does not import
+torch or Stable-Baselines3.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PG": "agents.pg",
+    "A2C": "agents.a2c",
+    "SACDiscrete": "agents.sac_discrete",
+    "EpisodePG": "agents.episode_pg",
+    "PolicyHash": "agents.policy_hash",
+    "HashNetwork": "agents.policy_hash",
+    "load_hash": "agents.artifact",
+    "OnnxHash": "agents.artifact",
+    "ArtifactError": "agents.artifact",
+    "VectorEnvAdapter": "agents.vec_env",
+    "make_sb3_vec_env": "agents.vec_env",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'agents' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

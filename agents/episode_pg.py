@@ -73,6 +73,7 @@ class EpisodePG:
         learning_rate: float = 3e-3,
         episodes_per_update: int = 32,
         ent_coef: float = 0.0,
+        init_logit_std: float | None = 2.0,
         seed: int = 0,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -98,6 +99,8 @@ class EpisodePG:
             net_arch={"pi": list(net_arch), "vf": []},
             activation_fn=nn.ReLU,
         )
+        if init_logit_std is not None:
+            self._init_peaked(init_logit_std)
         self.logger: Logger = (
             configure(tensorboard_log, ["tensorboard"] if tensorboard_log else [])
             if tensorboard_log or verbose
@@ -106,6 +109,28 @@ class EpisodePG:
         self.verbose = verbose
         self.num_updates = 0
         self.num_episodes = 0
+
+    def _init_peaked(self, logit_std: float) -> None:
+        """Start from a random *hash* rather than a uniform policy.
+
+        SB3 initialises the action head with gain 0.01, so every word starts with the
+        same flat distribution and learning must first break that symmetry. Unit-variance
+        hidden units and logits of standard deviation ``logit_std`` instead make the
+        initial argmax a random function of the word, which RL then repairs.
+        """
+        layers = [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
+        linears = [layer for layer in layers if isinstance(layer, nn.Linear)]
+        fan_in = self.base.pool.encoder.max_len  # active inputs of a one-hot bytes layer
+        with th.no_grad():
+            for i, layer in enumerate(linears):
+                inputs = (
+                    fan_in
+                    if i == 0 and self.base.pool.encoder.kind == "bytes"
+                    else layer.in_features
+                )
+                gain = logit_std if layer is linears[-1] else np.sqrt(2.0)
+                layer.weight.normal_(0.0, gain / np.sqrt(inputs))
+                layer.bias.zero_()
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:

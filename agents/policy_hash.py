@@ -170,19 +170,19 @@ class PolicyHash(HashFunction):
         training environment's arguments under ``"env_kwargs"``.
         """
         path = Path(path)
-        example = th.from_numpy(self.encoder.encode(["hash"]))
+        example = th.from_numpy(self.encoder.encode(["hash", "function"]))
+        program = th.onnx.export(
+            self.network,
+            (example,),
+            dynamo=True,
+            input_names=["words"],
+            output_names=["bins"],
+            dynamic_shapes=({0: th.export.Dim("batch")},),
+            verbose=False,
+        )
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "raw.onnx"
-            th.onnx.export(
-                self.network,
-                (example,),
-                str(raw),
-                input_names=["words"],
-                output_names=["bins"],
-                dynamic_axes={"words": {0: "batch"}, "bins": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
+            program.save(str(raw))
             model = onnx.load(str(raw))
         fields = {
             "encoding": self.encoder.kind,

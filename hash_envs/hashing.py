@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +22,15 @@ __all__ = [
     "HashFactory",
     "ENTRY_POINT_GROUP",
     "register_hash_function",
+    "load_artifact",
     "make_hash_function",
     "registered_hash_functions",
 ]
 
 ENTRY_POINT_GROUP = "hash_envs.hash_functions"
+#: Entry points named by a file suffix (e.g. ``.onnx``) whose object loads a trained
+#: hash function from such a file: ``(path) -> HashFunction``.
+ARTIFACT_ENTRY_POINT_GROUP = "hash_envs.artifact_loaders"
 
 
 class HashFunction(abc.ABC):
@@ -93,12 +98,31 @@ def registered_hash_functions() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def load_artifact(path: str | Path) -> HashFunction:
+    """Load a trained hash function from a file, by the loader registered for its suffix."""
+    path = Path(path)
+    loaders = {ep.name: ep for ep in entry_points(group=ARTIFACT_ENTRY_POINT_GROUP)}
+    if path.suffix not in loaders:
+        known = ", ".join(sorted(loaders)) or "none"
+        raise ValueError(f"no loader for {path.suffix!r} files (known: {known})")
+    if not path.is_file():
+        raise ValueError(f"hash artifact {path} does not exist")
+    return loaders[path.suffix].load()(path)
+
+
 def make_hash_function(name: str, n_bins: int) -> HashFunction:
-    """Instantiate the registered contender ``name`` for a table of ``n_bins`` bins."""
+    """Instantiate the contender ``name`` for a table of ``n_bins`` bins.
+
+    ``name`` is a registered name, or the path of a trained artifact (e.g. ``hash.onnx``);
+    an artifact is fixed to the bins it was trained for, so other sizes raise.
+    """
     _load_entry_points()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ValueError(f"unknown hash function {name!r}; registered: {known}") from None
-    return factory(n_bins)
+    if name in _REGISTRY:
+        return _REGISTRY[name](n_bins)
+    if Path(name).suffix:
+        loaded = load_artifact(name)
+        if loaded.n_bins != n_bins:
+            raise ValueError(f"{name} hashes into {loaded.n_bins} bins, not {n_bins}")
+        return loaded
+    known = ", ".join(sorted(_REGISTRY)) or "none"
+    raise ValueError(f"unknown hash function {name!r}; registered: {known}")

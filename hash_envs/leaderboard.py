@@ -163,7 +163,11 @@ def run_leaderboard(
     gets ``{"error": message}`` for that track instead of stopping the run.
     """
     config = config or LeaderboardConfig()
-    names = list(hash_names) if hash_names is not None else registered_hash_functions()
+    known = registered_hash_functions()
+    names = list(hash_names) if hash_names is not None else known
+    for name in names:
+        if name not in known and not Path(name).is_file():
+            raise ValueError(f"unknown hash function {name!r}; registered: {', '.join(known)}")
     ctx = _Context(list(words), config)
     if "random-1000" in config.tracks:
         ctx.random_draws = _random_draws(len(ctx.words), config)
@@ -175,10 +179,13 @@ def run_leaderboard(
     rows: dict[str, dict[str, Any]] = {}
     jobs = [(name, track) for name in names for track in config.tracks]
     for name, track in tqdm(jobs, desc="leaderboard", disable=not progress, unit="track"):
-        row = rows.setdefault(name, {"name": name, "tracks": {}})
-        make = lambda n_bins, name=name: make_hash_function(name, n_bins)  # noqa: E731
-        if "size_bytes" not in row:
-            row["size_bytes"] = make(RANDOM_WORDS).size_bytes
+        row = rows.setdefault(name, {"name": name, "size_bytes": None, "tracks": {}})
+
+        def make(n_bins: int, name: str = name, row: dict[str, Any] = row) -> HashFunction:
+            contender = make_hash_function(name, n_bins)
+            row["size_bytes"] = contender.size_bytes
+            return contender
+
         try:
             row["tracks"][track] = _run_track(track, make, ctx)
         except (ValueError, NotImplementedError) as err:
@@ -275,12 +282,18 @@ def to_markdown(result: dict[str, Any]) -> str:
             cells += [_cell(row["tracks"].get(track), fmt) for _, fmt in _columns(track)]
         lines.append("| " + " | ".join(cells) + " |")
     config = result["config"]
-    lines.append("")
-    lines.append(
-        f"Corpus: {result['corpus']} ({result['corpus_words']:,} words); seed {config['seed']}; "
-        f"random-1000 over {config['draws']} draws; speed on {config['speed_words']:,} words, "
-        f"median of {config['repeats']} interleaved runs."
-    )
+    notes = [
+        f"Corpus: {result['corpus']} ({result['corpus_words']:,} words)",
+        f"seed {config['seed']}",
+    ]
+    if "random-1000" in tracks:
+        notes.append(f"random-1000 over {config['draws']} draws")
+    if "speed" in tracks:
+        notes.append(
+            f"speed on {config['speed_words']:,} words, median of {config['repeats']} "
+            "interleaved runs"
+        )
+    lines += ["", "; ".join(notes) + "."]
     return "\n".join(lines) + "\n"
 
 

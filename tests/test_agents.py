@@ -1,0 +1,293 @@
+"""Agents: PG, A2C, EpisodePG, PolicyHash and its ONNX artifact, the SB3 vector adapter, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import hash_envs
+from agents import A2C, PG, ArtifactError, EpisodePG, PolicyHash, VectorEnvAdapter, load_hash
+from agents.pg import discounted_returns
+from hash_envs import corpus
+from hash_envs.cli import main
+
+STATELESS, TABLE_AWARE = hash_envs.ENV_IDS
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small networks on 2 cores: one thread is many times faster (and deterministic)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def web2() -> list[str]:
+    return corpus.load("web2")
+
+
+def tiny_env(words: list[str], n: int = 10, **kwargs) -> gym.Env:
+    return gym.make(STATELESS, corpus=words, n_words=n, n_bins=n, pool_size=n, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained_pg(web2: list[str]) -> PG:
+    env = gym.make(STATELESS, corpus="web2", n_words=50, n_bins=50, pool_size=50, max_len=28)
+    model = PG("MlpPolicy", env, n_steps=50, seed=0)
+    return model.learn(500)
+
+
+# -- REINFORCE returns -------------------------------------------------------------------
+
+
+def test_discounted_returns_reward_to_go_and_whole_episode() -> None:
+    rewards = np.array([[1.0], [2.0], [3.0], [4.0]], dtype=np.float32)
+    starts = np.array([[1.0], [0.0], [1.0], [0.0]], dtype=np.float32)  # episodes: 0-1, 2-3
+    done, no_bootstrap = np.array([1.0]), np.zeros(1)
+    to_go = discounted_returns(rewards, starts, done, no_bootstrap, gamma=0.5)
+    np.testing.assert_allclose(to_go[:, 0], [1 + 0.5 * 2, 2, 3 + 0.5 * 4, 4])
+    whole = discounted_returns(rewards, starts, done, no_bootstrap, 0.5, reward_to_go=False)
+    np.testing.assert_allclose(whole[:, 0], [2, 2, 5, 5])
+    running = discounted_returns(rewards, starts, np.zeros(1), np.array([10.0]), gamma=1.0)
+    assert running[-1, 0] == pytest.approx(4 + 10)  # bootstrapped: episode still running
+
+
+# -- learning --------------------------------------------------------------------------------
+
+
+def test_pg_improves_on_cartpole() -> None:
+    env = gym.make("CartPole-v1")
+    model = PG("MlpPolicy", env, n_steps=1000, learning_rate=3e-3, gamma=0.99, seed=0)
+    model.learn(15_000)
+    mean, _ = evaluate_policy(model, env, n_eval_episodes=10, warn=False)
+    assert mean > 60, mean  # a random policy averages about 22
+
+
+def test_a2c_learns_cartpole_with_its_defaults() -> None:
+    env = make_vec_env("CartPole-v1", n_envs=4, seed=0)
+    model = A2C("MlpPolicy", env, seed=0).learn(20_000)
+    mean, _ = evaluate_policy(model, gym.make("CartPole-v1"), n_eval_episodes=10, warn=False)
+    assert mean > 150, mean
+
+
+def test_episode_pg_memorises_a_hundred_words() -> None:
+    agent = EpisodePG(
+        env_kwargs={
+            "corpus": "web2",
+            "n_words": 100,
+            "n_bins": 100,
+            "pool_size": 100,
+            "reward_mode": "shared_bin",
+            "encoding": "bytes",
+        },
+        net_arch=(64,),
+        learning_rate=1e-2,
+        seed=0,
+    )
+    agent.learn(400, stop_at_collisions=0)
+    assert agent.pool_collisions() == 0
+    assert _collisions(PolicyHash(agent.policy), agent.env) == 0
+
+
+def test_episode_pg_refuses_table_aware_env() -> None:
+    with pytest.raises(ValueError, match="stateless"):
+        EpisodePG(TABLE_AWARE, {"corpus": "web2", "n_words": 10, "n_bins": 10})
+
+
+def _collisions(hash_fn: PolicyHash, env: gym.Env) -> int:
+    bins = hash_fn.hash_many(list(env.unwrapped.pool.words))
+    return int(bins.size - np.unique(bins).size)
+
+
+# -- SB3 plumbing -------------------------------------------------------------------------
+
+
+def test_save_load_gives_same_predictions(tmp_path: Path, trained_pg: PG) -> None:
+    trained_pg.save(tmp_path / "pg.zip")
+    loaded = PG.load(tmp_path / "pg.zip")
+    obs = np.stack([trained_pg.observation_space.sample() for _ in range(32)])
+    np.testing.assert_array_equal(
+        trained_pg.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+
+
+def test_tensorboard_logs_are_written(tmp_path: Path, web2: list[str]) -> None:
+    PG("MlpPolicy", tiny_env(web2[:10]), n_steps=10, tensorboard_log=str(tmp_path)).learn(30)
+    assert list(tmp_path.rglob("events.out.tfevents.*"))
+
+
+def test_bad_arguments_are_rejected(web2: list[str]) -> None:
+    with pytest.raises(AssertionError, match="only supports .*Discrete"):
+        PG("MlpPolicy", gym.make("Pendulum-v1"))
+    with pytest.raises(ValueError, match="baseline"):
+        PG("MlpPolicy", "CartPole-v1", baseline="median")
+    table_aware = gym.make(TABLE_AWARE, corpus=web2[:20], n_words=10, n_bins=10)
+    with pytest.raises(ValueError, match="stateless policy"):
+        PolicyHash(PG("MultiInputPolicy", table_aware, n_steps=10))
+
+
+@pytest.mark.parametrize("env_id", hash_envs.ENV_IDS)
+def test_vector_adapter_matches_dummy_vec_env(env_id: str, web2: list[str]) -> None:
+    kwargs = {"corpus": web2[:40], "n_words": 5, "n_bins": 6}
+    native = gym.make_vec(
+        env_id, 3, vectorization_mode="vector_entry_point", autoreset_mode="SameStep", **kwargs
+    )
+    adapter, reference = (
+        VectorEnvAdapter(native),
+        DummyVecEnv([lambda: gym.make(env_id, **kwargs)] * 3),
+    )
+    adapter.seed(11)
+    reference.seed(11)
+    _assert_obs_equal(adapter.reset(), reference.reset())
+    rng = np.random.default_rng(0)
+    for _ in range(17):  # three episode ends
+        actions = rng.integers(0, 6, size=3)
+        obs, rewards, dones, infos = adapter.step(actions)
+        ref_obs, ref_rewards, ref_dones, ref_infos = reference.step(actions)
+        _assert_obs_equal(obs, ref_obs)
+        np.testing.assert_array_equal(rewards, ref_rewards)
+        np.testing.assert_array_equal(dones, ref_dones)
+        for info, ref in zip(infos, ref_infos, strict=True):
+            assert ("terminal_observation" in info) == ("terminal_observation" in ref)
+            if "terminal_observation" in ref:
+                _assert_obs_equal(info["terminal_observation"], ref["terminal_observation"])
+                assert info["collisions"] == ref["collisions"]
+
+
+def test_vector_adapter_needs_same_step_autoreset(web2: list[str]) -> None:
+    native = gym.make_vec(
+        STATELESS, 2, vectorization_mode="vector_entry_point", corpus=web2[:20], n_words=5
+    )
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        VectorEnvAdapter(native)
+
+
+def _assert_obs_equal(a, b) -> None:
+    if isinstance(a, dict):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+# -- PolicyHash and its artifact --------------------------------------------------------------
+
+
+def test_policy_hash_is_a_function_of_the_word_alone(trained_pg: PG, web2: list[str]) -> None:
+    hash_fn = PolicyHash(trained_pg)
+    words = web2[:5000]
+    bins = hash_fn.hash_many(words)
+    assert bins.dtype == np.int64 and bins.min() >= 0 and bins.max() < 50
+    order = np.random.default_rng(0).permutation(len(words))
+    np.testing.assert_array_equal(hash_fn.hash_many([words[i] for i in order]), bins[order])
+    small_chunks = PolicyHash(trained_pg, chunk_size=37)
+    np.testing.assert_array_equal(small_chunks.hash_many(words), bins)
+    assert [hash_fn(w) for w in words[:50]] == bins[:50].tolist()
+    assert hash_fn.size_bytes == 4 * sum(p.numel() for p in hash_fn.network.parameters())
+
+
+@pytest.mark.parametrize("encoding", ["codepoints", "bytes"])
+def test_onnx_artifact_matches_torch_on_the_whole_corpus(
+    tmp_path: Path, web2: list[str], encoding: str
+) -> None:
+    env = gym.make(STATELESS, corpus="web2", n_words=20, n_bins=1000, encoding=encoding)
+    model = PG("MlpPolicy", env, n_steps=20, seed=1).learn(40)
+    hash_fn = PolicyHash(model, name="tiny")
+    path = hash_fn.export_onnx(tmp_path / "hash.onnx", {"env_kwargs": {"corpus": "web2"}})
+    loaded = load_hash(path)
+    assert (loaded.n_bins, loaded.size_bytes, loaded.name) == (1000, hash_fn.size_bytes, "tiny")
+    assert loaded.extra("env_kwargs") == {"corpus": "web2"}
+    np.testing.assert_array_equal(loaded.hash_many(web2), hash_fn.hash_many(web2))
+
+
+def test_artifact_gives_identical_bins_in_fresh_processes(tmp_path: Path, trained_pg: PG) -> None:
+    path = PolicyHash(trained_pg).export_onnx(tmp_path / "hash.onnx")
+    script = (
+        "import json, sys\n"
+        "from agents import load_hash\n"
+        "from hash_envs import corpus\n"
+        f"bins = load_hash({str(path)!r}).hash_many(corpus.load('web2')[:20000])\n"
+        "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules\n"
+        "print(json.dumps(bins.tolist()))\n"
+    )
+    outputs = []
+    for seed in ("0", "123"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(json.loads(done.stdout))
+    assert outputs[0] == outputs[1]
+    assert outputs[0] == PolicyHash(trained_pg).hash_many(corpus.load("web2")[:20000]).tolist()
+
+
+def test_damaged_or_foreign_artifacts_are_refused(tmp_path: Path, trained_pg: PG) -> None:
+    good = PolicyHash(trained_pg).export_onnx(tmp_path / "hash.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"definitely not protobuf" * 10)
+    with pytest.raises(ArtifactError, match="not a readable ONNX file"):
+        load_hash(garbage)
+
+    import onnx
+
+    model = onnx.load(str(good))
+    weights = model.graph.initializer[0]
+    values = onnx.numpy_helper.to_array(weights).copy()
+    values.flat[0] += 1.0
+    weights.CopyFrom(onnx.numpy_helper.from_array(values, weights.name))
+    damaged = tmp_path / "damaged.onnx"
+    onnx.save(model, str(damaged))
+    with pytest.raises(ArtifactError, match="damaged"):
+        load_hash(damaged)
+
+    del model.metadata_props[:]
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(model, str(foreign))
+    with pytest.raises(ArtifactError, match="not a hash-envs hash artifact"):
+        load_hash(foreign)
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_train_exports_a_hash_that_the_leaderboard_ranks(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    kwargs = json.dumps({"corpus": "web2", "n_words": 30, "n_bins": 1000, "pool_size": 30})
+    code = main(
+        ["train", "--algo", "pg", "--env-kwargs", kwargs, "--timesteps", "120", "--n-envs", "2"]
+        + ["--out", str(out), "--algo-kwargs", '{"n_steps": 30}', "--no-progress"]
+    )
+    assert code == 0
+    assert (out / "model.zip").is_file() and (out / "hash.onnx").is_file()
+    artifact = load_hash(out / "hash.onnx")
+    assert artifact.encoder.max_len == 28  # the corpus's longest word, not the pool's
+    assert artifact.extra("env_kwargs")["pool_size"] == 30
+    capsys.readouterr()
+    code = main(
+        ["leaderboard", "--corpus", "web2", "--tracks", "random-1000", "--draws", "5"]
+        + ["--hashes", str(out / "hash.onnx"), "xxh64", "--no-progress"]
+    )
+    assert code == 0
+    assert "hash.onnx" in capsys.readouterr().out
+
+
+def test_cli_train_rejects_bad_arguments(capsys) -> None:
+    assert main(["train", "--algo", "pg", "--timesteps", "-5"]) == 2
+    assert "--timesteps must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--algo", "nope", "--timesteps", "10"])
+    with pytest.raises(SystemExit):
+        main(["train", "--algo", "pg", "--timesteps", "10", "--env-kwargs", "[1]"])
