@@ -10,7 +10,7 @@ ifneq ($(wildcard $(MOBY_SHARED)),)
 export HASH_ENVS_MOBY ?= $(MOBY_SHARED)
 endif
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench bench-sac lint clean
 
 install: $(STAMP)
 
@@ -26,8 +26,16 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hash-envs leaderboard --quick --out results/leaderboard
 
+# Speed and quality benchmarks (minutes, not unit tests); each writes JSON + Markdown.
+# The discrete-SAC comparison against Tianshou needs `pip install tianshou`: `make bench-sac`.
 bench: $(STAMP)
 	$(PY) bench/env_throughput.py --out results/bench
+	$(PY) bench/weight_hash_throughput.py --out results/bench
+	$(PY) bench/memorize.py --out results/bench
+	$(PY) experiments/exp7_inference_time.py --out results/bench
+
+bench-sac: $(STAMP)
+	$(PY) bench/sac_discrete_vs_tianshou.py --out results/bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ The policy is a Stable-Baselines3 ``ActorCriticPolicy`` (its value head unused),
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from torch.nn import functional as F
 
 from agents.policy_hash import score_words
 from hash_envs.envs import StatelessHashEnv, TableAwareHashEnv
+from hash_envs.metrics import collisions_per_row
 from hash_envs.rewards import first_come_rewards, shared_bin_rewards
 
 __all__ = ["EpisodePG", "UpdateStats"]
@@ -58,10 +60,40 @@ class EpisodePG:
        occurrence from the categorical policy;
     3. rewards from the env's rule (``first_come``: per step; ``shared_bin``: each word
        alone in its bin at the end or not), advantage = reward - per-word baseline;
-    4. loss ``-mean(A log pi(bin|word)) - ent_coef * mean(entropy)``, one Adam step.
+    4. loss ``-mean(A log pi(bin|word)) + uniform_coef * mean(KL(uniform || pi))
+       - ent_coef * mean(entropy)``, one Adam step.
 
-    Defaults (``net_arch=(256,)``, ``learning_rate=3e-3``, 32 episodes per update) were
-    chosen on the 1000-word memorisation task; see ``bench/memorize.py``.
+    The defaults memorise 1,000 Moby words into 1,000 bins (``reward_mode="shared_bin"``,
+    ``encoding="bytes"``) with zero collisions in a few hundred updates; see
+    ``bench/memorize.py``. What each one is for, as measured there (seeds not used in the
+    benchmark; "updates" = updates to a collision-free argmax hash):
+
+    * ``init_logit_std=8`` (see :meth:`_init_peaked`): start from a random *hash*, nearly
+      deterministic. With 2 the policy starts almost flat, the shared output bias herds
+      the argmax of most words into a few bins (collisions rose to 600-960 before
+      falling) and 1,000 updates left 2 collisions; 5 and 8 fall below 20 collisions
+      within 100 updates.
+    * Zero-initialised padding columns (``bytes``): a word's zero padding is a feature
+      every word of its length shares, so without this the words that stayed colliding
+      were those differing in two or three of 21 byte positions (``Lazes``/``sanes``)
+      and runs stalled at 4-5 collisions.
+    * ``uniform_coef=0.3``, the log-barrier regulariser ``KL(uniform || pi)``
+      (Agarwal et al., 2021): its gradient ``pi - 1/n_bins`` does not vanish for bins of
+      tiny probability. A word that is happy in its bin stays nearly deterministic (the
+      reward outweighs the pull), while the word of a colliding pair gains nothing by
+      staying and spreads towards uniform until it hits the free bin. Without any
+      regulariser the policy turns deterministic and stalls (50 collisions left after
+      700 updates); an entropy bonus either collapses every word to uniform (bonus 0.5-3
+      on all words: 960-998 collisions, or a floor of 3 nats: 43) or, capped at 1 nat,
+      spreads colliding words only over a few occupied bins (300 to over 1,100
+      updates). 1.0 already collapses to uniform; 0.1-0.3 reach zero in 250-800 updates.
+    * ``activation_fn=nn.Tanh``: ReLU features are all positive, so every word shares a
+      common direction and an owner's pull on its bin also raises that bin for others;
+      tanh features are centred. With tanh 3-5 collisions remain after 100 updates
+      (ReLU: 6-9).
+    * ``learning_rate=1e-2``: 3e-3 too slow (over 350 collisions after 366 updates),
+      2e-2 and above herd the argmax early on (3e-2: 960 collisions).
+    * ``episodes_per_update=32``: 64 or 128 took as many updates at higher cost each.
     """
 
     def __init__(
@@ -70,10 +102,12 @@ class EpisodePG:
         env_kwargs: dict[str, Any] | None = None,
         *,
         net_arch: Sequence[int] = (256,),
-        learning_rate: float = 3e-3,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        learning_rate: float = 1e-2,
         episodes_per_update: int = 32,
+        uniform_coef: float = 0.3,
         ent_coef: float = 0.0,
-        init_logit_std: float | None = 2.0,
+        init_logit_std: float | None = 8.0,
         seed: int = 0,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -89,6 +123,7 @@ class EpisodePG:
             raise ValueError(f"episodes_per_update must be >= 1, got {episodes_per_update}")
         self.base: StatelessHashEnv = base
         self.episodes_per_update = int(episodes_per_update)
+        self.uniform_coef = float(uniform_coef)
         self.ent_coef = float(ent_coef)
         self.rng = np.random.default_rng(seed)
         th.manual_seed(seed)
@@ -97,10 +132,31 @@ class EpisodePG:
             self.env.action_space,
             lr_schedule=lambda _: learning_rate,
             net_arch={"pi": list(net_arch), "vf": []},
-            activation_fn=nn.ReLU,
+            activation_fn=activation_fn,
         )
+        self._bytes = self.base.pool.encoder.kind == "bytes"
+        if self._bytes:  # the one-hot columns the pool's words use (see _pool_logits)
+            raw = self.base.pool.observe(np.arange(len(self.base.pool)))
+            columns = raw + 256 * np.arange(raw.shape[1])
+            used, inverse = np.unique(columns, return_inverse=True)
+            self._used_columns = th.from_numpy(used)
+            self._pool_columns = th.from_numpy(inverse.reshape(columns.shape))
+            self._mean_word_bytes = float(np.count_nonzero(raw, axis=1).mean())
         if init_logit_std is not None:
             self._init_peaked(init_logit_std)
+        # What Adam trains: the policy's layers, except that for bytes the first layer's
+        # weight is trained through ``self._columns``, a compact copy of the few hundred
+        # columns the pool uses (the others would only ever get zero gradients), written
+        # back into the policy after every step.
+        first, *rest = self._layers()
+        trained = [p for layer in rest for p in layer.parameters()] + [first.bias]
+        if self._bytes:
+            self._columns = nn.Parameter(first.weight.detach()[:, self._used_columns].t().clone())
+            trained.append(self._columns)
+        else:
+            trained.append(first.weight)
+        # SB3's Adam settings (eps=1e-5); fused is about 3x faster on CPU
+        self.optimizer = th.optim.Adam(trained, lr=learning_rate, eps=1e-5, fused=True)
         self.logger: Logger = (
             configure(tensorboard_log, ["tensorboard"] if tensorboard_log else [])
             if tensorboard_log or verbose
@@ -110,33 +166,51 @@ class EpisodePG:
         self.num_updates = 0
         self.num_episodes = 0
 
+    def _layers(self) -> list[nn.Module]:
+        return [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
+
     def _init_peaked(self, logit_std: float) -> None:
         """Start from a random *hash* rather than a uniform policy.
 
         SB3 initialises the action head with gain 0.01, so every word starts with the
-        same flat distribution and learning must first break that symmetry. Unit-variance
-        hidden units and logits of standard deviation ``logit_std`` instead make the
-        initial argmax a random function of the word, which RL then repairs.
+        same flat distribution and learning must first break that symmetry. Hidden
+        pre-activations of variance 2 and logits of standard deviation about
+        ``logit_std`` instead make the initial argmax a random, confident function of
+        the word, which RL then repairs. For ``bytes`` words the first layer's padding
+        columns (byte 0 at any position) start at zero, so two words share only their
+        real bytes at equal positions, not the padding of equal lengths.
         """
-        layers = [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
-        linears = [layer for layer in layers if isinstance(layer, nn.Linear)]
-        fan_in = self.base.pool.encoder.max_len  # active inputs of a one-hot bytes layer
+        linears = [layer for layer in self._layers() if isinstance(layer, nn.Linear)]
         with th.no_grad():
             for i, layer in enumerate(linears):
-                inputs = (
-                    fan_in
-                    if i == 0 and self.base.pool.encoder.kind == "bytes"
-                    else layer.in_features
-                )
-                gain = logit_std if layer is linears[-1] else np.sqrt(2.0)
-                layer.weight.normal_(0.0, gain / np.sqrt(inputs))
+                # a one-hot bytes layer sums one column per real byte of the word
+                inputs = self._mean_word_bytes if i == 0 and self._bytes else layer.in_features
+                gain = logit_std if layer is linears[-1] else math.sqrt(2.0)
+                layer.weight.normal_(0.0, gain / math.sqrt(inputs))
                 layer.bias.zero_()
+            if self._bytes:
+                linears[0].weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:
         """The policy's action logits for encoded words (float32)."""
-        layers = [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
-        return score_words(layers, obs, self.base.pool.encoder.kind, th.float32)
+        return score_words(self._layers(), obs, self.base.pool.encoder.kind, th.float32)
+
+    def _pool_logits(self, indices: np.ndarray) -> th.Tensor:
+        """Logits of pool words; for bytes, the first layer sums only the columns in use.
+
+        A pool of words uses a few hundred of the ``256 * max_len`` one-hot columns, so
+        the first layer reads them from ``self._columns`` with ``embedding_bag`` -- the
+        same sums as :func:`agents.policy_hash.one_hot_linear`, several times faster
+        forward and backward.
+        """
+        if not self._bytes:
+            return self.logits(th.from_numpy(self.base.pool.observe(indices)))
+        first, *rest = self._layers()
+        x = F.embedding_bag(self._pool_columns[indices], self._columns, mode="sum") + first.bias
+        for layer in rest:
+            x = layer(x)
+        return x
 
     def _draw_episodes(self) -> np.ndarray:
         pool, n = len(self.base.pool), self.base.n_words
@@ -171,8 +245,7 @@ class EpisodePG:
         episodes = self._draw_episodes()  # (E, n) pool indices in placement order
         unique, word = np.unique(episodes, return_inverse=True)
         word = word.reshape(-1)
-        obs = th.from_numpy(self.base.pool.observe(unique))
-        log_probs = F.log_softmax(self.logits(obs), dim=1)  # (U, n_bins)
+        log_probs = F.log_softmax(self._pool_logits(unique), dim=1)  # (U, n_bins)
 
         rank, counts = self._occurrence_rank(word, unique.size)
         with th.no_grad():
@@ -184,16 +257,22 @@ class EpisodePG:
         )
 
         chosen = log_probs[th.from_numpy(word), th.from_numpy(bins)]
-        entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
-        loss = -(advantages * chosen).mean() - self.ent_coef * entropy
-        self.policy.optimizer.zero_grad()
+        with th.set_grad_enabled(self.ent_coef != 0.0):  # else only reported
+            entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
+        uniform_kl = -log_probs.mean(dim=1).mean() - math.log(log_probs.shape[1])
+        loss = (
+            -(advantages * chosen).mean() + self.uniform_coef * uniform_kl - self.ent_coef * entropy
+        )
+        self.optimizer.zero_grad()
         loss.backward()
-        self.policy.optimizer.step()
+        self.optimizer.step()
+        if self._bytes:
+            with th.no_grad():
+                self._layers()[0].weight[:, self._used_columns] = self._columns.t()
 
         self.num_updates += 1
         self.num_episodes += episodes.shape[0]
-        loads_ok = bins.reshape(episodes.shape)
-        collisions = np.mean([b.size - np.unique(b).size for b in loads_ok])
+        collisions = collisions_per_row(bins.reshape(episodes.shape)).mean()
         return UpdateStats(
             update=self.num_updates,
             episodes=self.num_episodes,
@@ -204,14 +283,22 @@ class EpisodePG:
         )
 
     # -- evaluation and the training loop ------------------------------------------
-    def pool_collisions(self) -> int:
-        """Collisions of the argmax hash on the whole pool, into ``n_bins`` bins."""
+    def pool_collisions(self, exact: bool = True) -> int:
+        """Collisions of the argmax hash on the whole pool, into ``n_bins`` bins.
+
+        ``exact`` scores in float64 exactly as :class:`agents.PolicyHash` does (the hash
+        that gets exported); otherwise the cheaper float32 training forward pass, which
+        can disagree on a near-tie.
+        """
+        indices = np.arange(len(self.base.pool))
         with th.no_grad():
-            bins = self.logits(
-                th.from_numpy(self.base.pool.observe(np.arange(len(self.base.pool))))
-            )
-            bins = bins.argmax(dim=1).numpy()
-        return int(bins.size - np.unique(bins).size)
+            if exact:
+                obs = th.from_numpy(self.base.pool.observe(indices))
+                kind = self.base.pool.encoder.kind
+                scores = score_words(self._layers(), obs, kind, th.float64)
+            else:
+                scores = self._pool_logits(indices)
+        return int(collisions_per_row(scores.argmax(dim=1).numpy()[None])[0])
 
     def learn(
         self,
@@ -223,7 +310,8 @@ class EpisodePG:
         callback: Callable[[UpdateStats], bool | None] | None = None,
     ) -> EpisodePG:
         """Train until ``max_updates``, the time budget, or the argmax hash of the pool
-        reaching ``stop_at_collisions`` (checked every ``eval_every`` updates).
+        reaching ``stop_at_collisions`` (checked every ``eval_every`` updates, and
+        confirmed with :meth:`pool_collisions` ``(exact=True)`` before stopping).
 
         ``callback(stats)`` is called after every update; returning ``False`` stops.
         """
@@ -231,7 +319,9 @@ class EpisodePG:
         for _ in range(max_updates):
             stats = self.update()
             if self.num_updates % eval_every == 0:
-                stats.pool_collisions = self.pool_collisions()
+                stats.pool_collisions = self.pool_collisions(exact=False)
+                if stop_at_collisions is not None and stats.pool_collisions <= stop_at_collisions:
+                    stats.pool_collisions = self.pool_collisions()  # confirm as exported
                 self._log(stats, time.perf_counter() - begin)
             if callback is not None and callback(stats) is False:
                 break
