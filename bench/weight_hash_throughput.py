@@ -137,7 +137,7 @@ def to_markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--words", type=int, default=50_000)
+    parser.add_argument("--words", type=int, default=20_000)
     parser.add_argument("--single", type=int, default=200, help="words timed one at a time")
     parser.add_argument("--corpus", default="auto", help="moby, web2, a path, or auto")
     parser.add_argument("--seed", type=int, default=0)
