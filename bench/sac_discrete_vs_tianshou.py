@@ -9,9 +9,10 @@ automatic temperature from alpha = 1 with the same target entropy). Then the arg
 the mean final return, the training wall time and the wall-time ratio are reported.
 
 Environments: ``CartPole-v1`` (default 50,000 steps) and ``hash_envs/StatelessHash-v0``
-with 100 words, 100 bins and a fixed pool of those 100 words (the memorisation
-setting: the greedy policy is a hash function of the pool; return = 10 * (100 - 2 *
-collisions), so 1000 is a perfect hash and a uniformly random hash scores about 268).
+(default 30,000 steps = 300 episodes) with 100 words, 100 bins and a fixed pool of those
+100 words (the memorisation setting: the greedy policy is a hash function of the pool;
+return = 10 * (100 - 2 * collisions), so 1000 is a perfect hash and a uniformly random
+hash scores about 268).
 
 Each run is a separate process with ``torch.set_num_threads(1)``; ``--jobs`` runs that
 many at once (the runs of both libraries are interleaved so that they share the machine
@@ -21,7 +22,7 @@ older ``filelock``).
 
 Usage::
 
-    python bench/sac_discrete_vs_tianshou.py --out results/bench \\
+    python bench/sac_discrete_vs_tianshou.py --out results/bench --jobs 4 \\
         --peer-python /tmp/ts/bin/python
 
 Writes ``sac_discrete_vs_tianshou.json`` (every run) and ``sac_discrete_vs_tianshou.md``
@@ -49,7 +50,7 @@ HASH_ID = "hash_envs/StatelessHash-v0"
 HASH_KWARGS = {"n_words": 100, "n_bins": 100, "pool_size": 100}
 ENVS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"id": "CartPole-v1", "kwargs": {}, "steps": 50_000},
-    "StatelessHash-100": {"id": HASH_ID, "kwargs": HASH_KWARGS, "steps": 50_000},
+    "StatelessHash-100": {"id": HASH_ID, "kwargs": HASH_KWARGS, "steps": 30_000},
 }
 ALGOS = ("ours", "tianshou")
 EVAL_SEED = 1_000_000  # evaluation episodes use seeds EVAL_SEED + i, unseen in training
