@@ -33,7 +33,14 @@ from hash_envs.envs import StatelessHashEnv, TableAwareHashEnv
 from hash_envs.metrics import collisions_per_row
 from hash_envs.rewards import first_come_rewards, shared_bin_rewards
 
-__all__ = ["EpisodePG", "UpdateStats"]
+__all__ = ["EpisodePG", "Sin", "UpdateStats"]
+
+
+class Sin(nn.Module):
+    """``sin(x)``, as an activation."""
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return th.sin(x)
 
 
 @dataclass
@@ -190,6 +197,16 @@ class EpisodePG:
                 layer.bias.zero_()
             if self._bytes:
                 linears[0].weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
+            import os
+            pre = float(os.environ.get("SIN_PRE", "0"))
+            if pre:
+                first = linears[0]
+                first.weight.mul_(pre / math.sqrt(2.0))
+                W = linears[-1].weight
+                W.div_(W.norm(dim=1, keepdim=True)).mul_(logit_std / math.sqrt(0.5))
+                if os.environ.get("RANDPAD"):
+                    L = self.base.pool.encoder.max_len
+                    first.weight[:, 256 * np.arange(L)] = th.randn(first.out_features, L) * pre / math.sqrt(self._mean_word_bytes)
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:

@@ -26,10 +26,13 @@ over the Moby words) for several ``fraction_bits``.
 only: ``+ - * /``, ``sqrt`` (all correctly rounded in IEEE 754, so a value does not depend
 on where in a tensor it sits, on the SIMD width or on the thread count) and ``tanh``
 (checked to give identical bits for every element position and for PyTorch's DEFAULT,
-AVX2 and AVX512 kernels). Every sum is spelled out as additions in index order -- no
-matmul, no reduction kernel, no fused multiply-add -- so a model's arithmetic is the same
-whether it is trained alone or in a batch of thousands: the single-string path *is* a
-batch of one. The thread count is pinned anyway (``threads``, restored afterwards).
+AVX2 and AVX512 kernels; it comes from the platform's maths library, the one operation
+IEEE 754 leaves open, so another platform may move a weight by ~1e-14, which the rounding
+absorbs unless the weight sits on a grid boundary). Every sum is spelled out as additions
+in index order -- no matmul, no reduction kernel, no fused multiply-add -- so a model's
+arithmetic is the same whether it is trained alone or in a batch of thousands: the
+single-string path *is* a batch of one. The thread count is pinned anyway (``threads``,
+restored afterwards).
 
 **Speed.** :func:`weight_hash_many` trains up to ``batch_size`` independent models at
 once, one batch per row count (strings of 7..12 characters have 2 rows, and so on), with
@@ -265,7 +268,8 @@ def trained_weights(
     """The trained weight matrices, ``(len(strings), width, width)`` float64, in input order.
 
     ``threads`` is PyTorch's thread count while training (restored afterwards); the
-    weights do not depend on it, nor on ``batch_size``.
+    weights do not depend on it, nor on ``batch_size``. More than one thread pays only on
+    idle cores: the operations are short, and OpenMP threads wait for each other at each.
     """
     strings = strings if isinstance(strings, list) else list(strings)
     codes, lengths = _code_points(strings)
