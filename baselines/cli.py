@@ -1,5 +1,5 @@
 """``hash-envs quality``: the SMHasher-style quality table (:mod:`baselines.quality`) for
-registered hashes, the weight hash, SHA-256 or a saved ``HashFunction`` artifact.
+registered hashes, the weight hash, SHA-256 or a trained hash artifact.
 
 Plugged into the ``hash-envs`` command through the entry-point group ``hash_envs.cli``
 (``quality = baselines.cli:add_quality_parser``).
@@ -25,10 +25,10 @@ def run_quality_command(args: argparse.Namespace) -> int:
     config = quality.QualityConfig.quick() if args.quick else quality.QualityConfig()
     overrides = {"seed": args.seed} | ({"reps": args.reps} if args.reps else {})
     config = replace(config, **overrides)
-    name = corpus_lib.default_corpus_name() if args.corpus == "auto" else args.corpus
-    words = corpus_lib.load(name, download=args.download)
     targets = args.targets or quality.default_targets()
     contenders = [quality.contender_for(t) for t in targets]  # fail fast on a bad target
+    name = corpus_lib.default_corpus_name() if args.corpus == "auto" else args.corpus
+    words = corpus_lib.load(name, download=args.download)
     print(f"corpus: {name} ({len(words):,} words); contenders: {', '.join(targets)}", flush=True)
 
     def progress(message: str) -> None:
@@ -61,9 +61,8 @@ def add_quality_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run the quality harness and print a pass/fail table. A TARGET is a registered "
             "hash name (tested on its low 32 bits), one of weight-hash, weight-hash-digest "
-            "(the 36 rounded weights) and sha256, or the path of a HashFunction saved with "
-            "torch.save or pickle, e.g. a trained policy (tested on its bin index; loading "
-            "runs code from the file, so only load your own)."
+            "(the 36 rounded weights) and sha256, or a trained hash artifact such as the "
+            "hash.onnx of `hash-envs train` (tested on its bin index)."
         ),
     )
     parser.add_argument("targets", nargs="*", metavar="ARTIFACT|NAME", help="default: all")

@@ -4,8 +4,10 @@ A contender (:class:`Contender`) is anything that turns words into output bits: 
 :class:`~hash_envs.hashing.HashFunction`, a digest function such as SHA-256, or the weight
 hash's rounded weights. :func:`contender_for` resolves what ``hash-envs quality`` is given:
 a :data:`BUILTIN` name (``weight-hash``, ``weight-hash-digest``, ``sha256``), a registered
-hash name, or the path of a saved ``HashFunction`` (:func:`load_artifact`, e.g. a trained
-policy); :func:`run_quality` runs every test and :func:`to_markdown` makes the table.
+hash name, or a trained hash artifact such as ``hash.onnx`` (whatever
+:func:`hash_envs.hashing.load_artifact` can load); :func:`run_quality` runs every test
+and :func:`to_markdown` makes the table. A test a contender cannot serve (a trained policy
+refuses words longer than its input) is reported as n/a, not failed.
 
 **Output bits.** A contender's ``digest(words)`` returns an ``(n, n_bytes)`` ``uint8``
 matrix, big-endian; its last ``bits`` bits are the output. A ``HashFunction`` only exposes
@@ -50,11 +52,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import os
-import pickle
 import string
 import time
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,7 +62,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from hash_envs import metrics
+from hash_envs import hashing, metrics
 from hash_envs.hashing import HashFunction
 
 __all__ = [
@@ -83,7 +82,6 @@ __all__ = [
     "hash_function_contender",
     "instance_contender",
     "keyset_collisions",
-    "load_artifact",
     "permutation_keys",
     "run_quality",
     "sha256_contender",
@@ -138,10 +136,9 @@ def hash_function_contender(
     if not 1 <= bits <= 32:
         raise ValueError(f"bits must be in 1..32, got {bits}")
     if factory is None:
-        from hash_envs.hashing import make_hash_function
 
         def factory(n_bins: int) -> HashFunction:
-            return make_hash_function(name, n_bins)
+            return hashing.make_hash_function(name, n_bins)
 
     wide = factory(2**bits)
     return Contender(
@@ -261,46 +258,23 @@ BUILTIN: dict[str, Callable[[], Contender]] = {
 }
 
 
-def load_artifact(path: str | os.PathLike[str]) -> HashFunction:
-    """A ``HashFunction`` saved with ``torch.save`` or ``pickle`` (e.g. a trained policy).
-
-    Loading unpickles, which runs code from the file: only load your own artifacts.
-    """
-    file = Path(path)
-    with file.open("rb") as fh:
-        if zipfile.is_zipfile(fh):
-            import torch
-
-            fh.seek(0)
-            obj = torch.load(fh, map_location="cpu", weights_only=False)
-        else:
-            fh.seek(0)
-            obj = pickle.load(fh)
-    if not isinstance(obj, HashFunction):
-        raise ValueError(f"{file} holds a {type(obj).__name__}, not a HashFunction")
-    return obj
-
-
 def contender_for(target: str) -> Contender:
     """A contender from a name or a path: a :data:`BUILTIN` name, a registered hash name
-    (at 32 bits), or the path of a saved ``HashFunction`` (at its own bins)."""
-    from hash_envs.hashing import registered_hash_functions
-
+    (at 32 bits), or a trained hash artifact such as ``hash.onnx`` (loaded by
+    :func:`hash_envs.hashing.load_artifact`, tested on its own bins)."""
     if target in BUILTIN:
         return BUILTIN[target]()
-    if target in registered_hash_functions():
+    if target in hashing.registered_hash_functions():
         return hash_function_contender(target)
-    if Path(target).is_file():
-        return instance_contender(load_artifact(target), name=Path(target).name)
-    known = ", ".join([*registered_hash_functions(), *BUILTIN])
+    if Path(target).suffix:
+        return instance_contender(hashing.load_artifact(target), name=Path(target).name)
+    known = ", ".join(sorted({*hashing.registered_hash_functions(), *BUILTIN}))
     raise ValueError(f"{target!r} is neither a known hash ({known}) nor an artifact file")
 
 
 def default_targets() -> list[str]:
     """Every registered contender, then the weight hash and SHA-256."""
-    from hash_envs.hashing import registered_hash_functions
-
-    return [n for n in registered_hash_functions() if n not in BUILTIN] + list(BUILTIN)
+    return [n for n in hashing.registered_hash_functions() if n not in BUILTIN] + list(BUILTIN)
 
 
 # ----------------------------------------------------------------------------- keysets
@@ -375,13 +349,19 @@ class QualityConfig:
 class TestResult:
     """One test of one contender: the measured ``value`` against ``threshold``."""
 
-    value: float
-    threshold: float
+    value: float | None
+    threshold: float | None
     passed: bool
-    kind: str  # "bias" (value, threshold are fractions) or "collisions" (counts)
+    kind: str  # "bias", "collisions", "distinct", "p", or "n/a" (the hash cannot serve it)
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def unavailable(cls, error: Exception) -> TestResult:
+        return cls(None, None, False, "n/a", {"error": str(error)})
+
     def cell(self) -> str:
+        if self.kind == "n/a":
+            return "n/a"
         mark = "✓" if self.passed else "✗"
         if self.kind == "bias":
             return f"{100 * self.value:.2f}% {mark}"
@@ -581,12 +561,20 @@ class QualityReport:
     def passed(self) -> int:
         return sum(r.passed for r in self.results.values())
 
+    @property
+    def tested(self) -> int:
+        """Tests the contender could serve (the rest are n/a)."""
+        return sum(r.kind != "n/a" for r in self.results.values())
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        return {**asdict(self), "passed": self.passed, "tested": self.tested}
 
 
 def _sum_results(parts: list[TestResult]) -> TestResult:
     """Keyset variants as one cell: summed counts, failing if any variant fails."""
+    for part in parts:
+        if part.kind == "n/a":
+            return part
     expected = sum(r.detail["expected"] for r in parts)
     return TestResult(
         sum(r.value for r in parts),
@@ -612,12 +600,24 @@ def run_quality(
         if progress:
             progress(f"{contender.name}: {name}")
 
+    def attempt(test: Callable[[], TestResult]) -> TestResult:
+        try:
+            return test()
+        except ValueError as err:  # e.g. a trained policy refusing words longer than its input
+            return TestResult.unavailable(err)
+
     step("avalanche + BIC")
-    results["avalanche"], results["bic"] = avalanche_and_bic(contender, config)
+    try:
+        results["avalanche"], results["bic"] = avalanche_and_bic(contender, config)
+    except ValueError as err:
+        results["avalanche"] = results["bic"] = TestResult.unavailable(err)
     step("substitution")
-    results["substitution"] = substitution(contender, config)
+    results["substitution"] = attempt(lambda: substitution(contender, config))
     step("keysets")
-    keyset = lambda keys: keyset_collisions(contender, keys, config.alpha)  # noqa: E731
+
+    def keyset(keys: list[str]) -> TestResult:
+        return attempt(lambda: keyset_collisions(contender, keys, config.alpha))
+
     results["sparse"] = keyset(sparse_keys(config.sparse_length, config.sparse_marks))
     results["two-char"] = keyset(two_char_keys())
     results["text"] = _sum_results(
@@ -626,8 +626,10 @@ def run_quality(
     for block in config.perm_block_lengths:
         results[f"perm-{block}"] = keyset(permutation_keys(config.perm_blocks, block))
     step("corpus")
-    results["chi2"] = chi_square_test(contender, words, config.chi2_bins, config.alpha)
-    results["distinct"] = distinct_digests(contender, words, config.alpha)
+    results["chi2"] = attempt(
+        lambda: chi_square_test(contender, words, config.chi2_bins, config.alpha)
+    )
+    results["distinct"] = attempt(lambda: distinct_digests(contender, words, config.alpha))
     order = {key: results[key] for key in TESTS if key in results}
     elapsed = time.perf_counter() - start
     return QualityReport(
@@ -643,23 +645,26 @@ def to_markdown(reports: Sequence[QualityReport], config: QualityConfig, corpus:
     for report in reports:
         cells = [report.name, str(report.bits), f"{report.reps:,}"]
         cells += [report.results[k].cell() if k in report.results else "" for k in keys]
-        cells.append(f"{report.passed}/{len(report.results)}")
+        cells.append(f"{report.passed}/{report.tested}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _legend(reports, config, corpus)]
     return "\n".join(lines) + "\n"
 
 
 def _legend(reports: Sequence[QualityReport], config: QualityConfig, corpus: str) -> str:
-    thresholds = sorted({f"{100 * r.results['avalanche'].threshold:.2f}%" for r in reports})
-    bic = sorted({f"{100 * r.results['bic'].threshold:.2f}%" for r in reports})
+    def used(test: str) -> str:
+        results = [r.results[test] for r in reports if r.results[test].kind == "bias"]
+        return ", ".join(sorted({f"{100 * r.threshold:.2f}%" for r in results})) or "n/a"
+
     return (
         f"Bias cells: worst |2p−1| (avalanche, SAC) or worst |4n/reps−1| (BIC) over random "
-        f"{config.key_chars}-letter keys; thresholds used: avalanche/SAC {', '.join(thresholds)}"
-        f", BIC {', '.join(bic)} (SMHasher: 1% / 5%, widened only where keys/bit are too few "
-        f"to resolve them). Collision cells: observed / expected for a random function of "
-        f"that many bits. sparse: {config.sparse_length} chars, ≤ {config.sparse_marks} "
-        f"marks; text: 3 variants × 62^{config.text_core} keys; perm: {config.perm_blocks}! "
-        f"orderings of {config.perm_blocks} blocks. χ² over {config.chi2_bins:,} bins and "
-        f"distinct digests on the corpus{f' ({corpus})' if corpus else ''}. "
-        f"✓ pass, ✗ fail at alpha = {config.alpha:g}."
+        f"{config.key_chars}-letter keys; thresholds used: avalanche {used('avalanche')}, "
+        f"SAC {used('substitution')}, BIC {used('bic')} (SMHasher: 1% / 5%, widened only "
+        f"where keys/bit are too few to resolve them). Collision cells: observed / expected "
+        f"for a random function of that many bits. sparse: {config.sparse_length} chars, "
+        f"≤ {config.sparse_marks} marks; text: 3 variants × 62^{config.text_core} keys; perm: "
+        f"{config.perm_blocks}! orderings of {config.perm_blocks} blocks. χ² over "
+        f"{config.chi2_bins:,} bins and distinct digests on the corpus"
+        f"{f' ({corpus})' if corpus else ''}. ✓ pass, ✗ fail at alpha = {config.alpha:g}; "
+        "n/a: the hash cannot take those keys."
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import pickle
 from collections.abc import Iterable, Sequence
 from math import comb
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,36 +178,73 @@ def test_run_quality_and_the_table(words: list[str]) -> None:
     json.dumps(reports[0].to_dict())
 
 
-def test_contender_for_resolves_names_paths_and_rejects_others(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def policy_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An (untrained) PolicyHash exported as the ONNX artifact ``hash-envs train`` writes."""
+    pytest.importorskip("onnxruntime")
+    import gymnasium as gym
+
+    from agents import PG, PolicyHash
+
+    pool = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    env = gym.make(
+        "hash_envs/StatelessHash-v0", corpus=pool, n_words=8, n_bins=64, pool_size=8, max_len=40
+    )
+    path = tmp_path_factory.mktemp("artifact") / "hash.onnx"
+    return PolicyHash(PG("MlpPolicy", env, n_steps=8, seed=0)).export_onnx(path)
+
+
+def test_contender_for_resolves_names_and_artifacts(policy_artifact: Path, tmp_path) -> None:
     assert quality.contender_for("xxh64").bits == 32
     assert quality.contender_for("sha256").bits == 256
     assert quality.contender_for("weight-hash").max_reps == quality.WEIGHT_HASH_REPS
-    artifact = tmp_path / "policy.pkl"
-    artifact.write_bytes(pickle.dumps(XXH64(512)))
-    assert quality.contender_for(str(artifact)).space == 512
-    (tmp_path / "junk.pkl").write_bytes(pickle.dumps({"not": "a hash"}))
-    with pytest.raises(ValueError, match="not a HashFunction"):
-        quality.contender_for(str(tmp_path / "junk.pkl"))
+    policy = quality.contender_for(str(policy_artifact))
+    assert (policy.name, policy.bits, policy.space, policy.n_bins) == ("hash.onnx", 6, 64, 64)
+    with pytest.raises(ValueError, match="no loader"):
+        quality.contender_for(str(tmp_path / "policy.pkl"))
+    with pytest.raises(ValueError, match="does not exist"):
+        quality.contender_for(str(tmp_path / "missing.onnx"))
     with pytest.raises(ValueError, match="neither"):
         quality.contender_for("no-such-hash")
     targets = quality.default_targets()
     assert set(FACTORIES) <= set(targets) and targets[-3:] == list(quality.BUILTIN)
 
 
-def test_quality_command(tmp_path, capsys) -> None:
+class ShortWordsOnly(HashFunction):
+    """Like a trained policy, refuses words longer than its input (12 characters)."""
+
+    name = "short-only"
+    size_bytes = 8
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        words = list(words)
+        if max(map(len, words)) > 12:
+            raise ValueError("a word is longer than max_len=12")
+        return XXH64(self.n_bins).hash_many(words)
+
+
+def test_tests_a_hash_cannot_serve_are_not_applicable(words: list[str]) -> None:
+    config = quality.QualityConfig.quick(reps=300)
+    report = quality.run_quality(quality.instance_contender(ShortWordsOnly(256)), words, config)
+    unavailable = {k for k, r in report.results.items() if r.kind == "n/a"}
+    assert unavailable == {"sparse", "perm-4", "perm-6"}  # 16, 24 and 36 characters
+    assert report.tested == len(report.results) - 3 and report.passed == report.tested
+    row = quality.to_markdown([report], config).splitlines()[2]
+    assert row.count("| n/a ") == 3 and row.endswith(f"| {report.passed}/{report.tested} |")
+
+
+def test_quality_command(policy_artifact: Path, tmp_path, capsys) -> None:
     corpus = tmp_path / "words.txt"
     corpus.write_text("\n".join(f"word{i}" for i in range(300)))
-    artifact = tmp_path / "fixed.pkl"
-    artifact.write_bytes(pickle.dumps(XXH64(256)))
     parser = argparse.ArgumentParser()
     add_quality_parser(parser.add_subparsers())
     args = parser.parse_args(
-        ["quality", "xxh64", str(artifact), "--quick", "--reps", "300"]
+        ["quality", "xxh64", str(policy_artifact), "--quick", "--reps", "300"]
         + ["--corpus", str(corpus), "--out", str(tmp_path / "out"), "--no-progress"]
     )
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "| xxh64 | 32 | 300 |" in out and "| fixed.pkl | 8 | 300 |" in out
+    assert "| xxh64 | 32 | 300 |" in out and "| hash.onnx | 6 | 300 |" in out
     saved = json.loads((tmp_path / "out" / "quality.json").read_text())
-    assert [r["name"] for r in saved["results"]] == ["xxh64", "fixed.pkl"]
+    assert [r["name"] for r in saved["results"]] == ["xxh64", "hash.onnx"]
     assert (tmp_path / "out" / "quality.md").read_text().startswith("| hash |")
