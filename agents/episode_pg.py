@@ -109,12 +109,15 @@ class EpisodePG:
         env_kwargs: dict[str, Any] | None = None,
         *,
         net_arch: Sequence[int] = (256,),
-        activation_fn: type[nn.Module] = nn.Tanh,
+        activation_fn: type[nn.Module] = Sin,
         learning_rate: float = 1e-2,
         episodes_per_update: int = 32,
         uniform_coef: float = 0.3,
+        balance_coef: float = 0.3,
         ent_coef: float = 0.0,
-        init_logit_std: float | None = 8.0,
+        init_logit_std: float | None = 4.0,
+        init_input_std: float = 3.0,
+        equal_row_norms: bool = True,
         seed: int = 0,
         tensorboard_log: str | None = None,
         verbose: int = 0,
@@ -131,7 +134,9 @@ class EpisodePG:
         self.base: StatelessHashEnv = base
         self.episodes_per_update = int(episodes_per_update)
         self.uniform_coef = float(uniform_coef)
+        self.balance_coef = float(balance_coef)
         self.ent_coef = float(ent_coef)
+        self.equal_row_norms = bool(equal_row_norms)
         self.rng = np.random.default_rng(seed)
         th.manual_seed(seed)
         self.policy = ActorCriticPolicy(
@@ -150,7 +155,7 @@ class EpisodePG:
             self._pool_columns = th.from_numpy(inverse.reshape(columns.shape))
             self._mean_word_bytes = float(np.count_nonzero(raw, axis=1).mean())
         if init_logit_std is not None:
-            self._init_peaked(init_logit_std)
+            self._init_peaked(init_logit_std, init_input_std)
         # What Adam trains: the policy's layers, except that for bytes the first layer's
         # weight is trained through ``self._columns``, a compact copy of the few hundred
         # columns the pool uses (the others would only ever get zero gradients), written
@@ -176,37 +181,34 @@ class EpisodePG:
     def _layers(self) -> list[nn.Module]:
         return [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
 
-    def _init_peaked(self, logit_std: float) -> None:
+    def _init_peaked(self, logit_std: float, input_std: float) -> None:
         """Start from a random *hash* rather than a uniform policy.
 
         SB3 initialises the action head with gain 0.01, so every word starts with the
-        same flat distribution and learning must first break that symmetry. Hidden
-        pre-activations of variance 2 and logits of standard deviation about
-        ``logit_std`` instead make the initial argmax a random, confident function of
-        the word, which RL then repairs. For ``bytes`` words the first layer's padding
-        columns (byte 0 at any position) start at zero, so two words share only their
-        real bytes at equal positions, not the padding of equal lengths.
+        same flat distribution and learning must first break that symmetry. Instead the
+        first layer's pre-activations get standard deviation ``input_std`` (for ``bytes``
+        words: one column per real byte; the padding columns -- byte 0 at any position --
+        start at zero, so two words share only their real bytes at equal positions, not
+        the padding of equal lengths), later hidden layers gain sqrt(2), and every bin's
+        logit standard deviation ``logit_std`` (for ``Sin`` units; rows of equal norm).
+        The initial argmax is then a random, confident function of the word, which RL
+        then repairs.
         """
         linears = [layer for layer in self._layers() if isinstance(layer, nn.Linear)]
+        first, head = linears[0], linears[-1]
         with th.no_grad():
-            for i, layer in enumerate(linears):
+            for layer in linears:
                 # a one-hot bytes layer sums one column per real byte of the word
-                inputs = self._mean_word_bytes if i == 0 and self._bytes else layer.in_features
-                gain = logit_std if layer is linears[-1] else math.sqrt(2.0)
+                inputs = (
+                    self._mean_word_bytes if layer is first and self._bytes else layer.in_features
+                )
+                gain = input_std if layer is first else math.sqrt(2.0)
                 layer.weight.normal_(0.0, gain / math.sqrt(inputs))
                 layer.bias.zero_()
             if self._bytes:
-                linears[0].weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
-            import os
-            pre = float(os.environ.get("SIN_PRE", "0"))
-            if pre:
-                first = linears[0]
-                first.weight.mul_(pre / math.sqrt(2.0))
-                W = linears[-1].weight
-                W.div_(W.norm(dim=1, keepdim=True)).mul_(logit_std / math.sqrt(0.5))
-                if os.environ.get("RANDPAD"):
-                    L = self.base.pool.encoder.max_len
-                    first.weight[:, 256 * np.arange(L)] = th.randn(first.out_features, L) * pre / math.sqrt(self._mean_word_bytes)
+                first.weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
+            # E[sin(x)^2] = 1/2 for x of standard deviation >= 2
+            head.weight.mul_(logit_std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:
@@ -274,11 +276,18 @@ class EpisodePG:
         )
 
         chosen = log_probs[th.from_numpy(word), th.from_numpy(bins)]
+        n_bins = log_probs.shape[1]
         with th.set_grad_enabled(self.ent_coef != 0.0):  # else only reported
             entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
-        uniform_kl = -log_probs.mean(dim=1).mean() - math.log(log_probs.shape[1])
+        uniform_kl = -log_probs.mean(dim=1).mean() - math.log(n_bins)
+        # the pool's mean policy over bins, in logs: log(mean_w pi(bin | w))
+        mean_policy = th.logsumexp(log_probs, dim=0) - math.log(log_probs.shape[0])
+        balance_kl = -mean_policy.mean() - math.log(n_bins)
         loss = (
-            -(advantages * chosen).mean() + self.uniform_coef * uniform_kl - self.ent_coef * entropy
+            -(advantages * chosen).mean()
+            + self.uniform_coef * uniform_kl
+            + self.balance_coef * balance_kl
+            - self.ent_coef * entropy
         )
         self.optimizer.zero_grad()
         loss.backward()
@@ -317,6 +326,36 @@ class EpisodePG:
                 scores = self._pool_logits(indices)
         return int(collisions_per_row(scores.argmax(dim=1).numpy()[None])[0])
 
+    def equalise_row_norms(self) -> None:
+        """Rescale the output layer's rows (one per bin) to their mean norm.
+
+        The argmax over many bins is very sensitive to how widely each bin's logit
+        varies over words: a bin whose row is 5% longer wins far more unseen words.
+        Training leaves the row norms a few percent apart, which is harmless on the pool
+        but skews the hash on other words; equal rows restore a random-like spread.
+        """
+        with th.no_grad():
+            weight = self.policy.action_net.weight
+            norms = weight.norm(dim=1, keepdim=True)
+            weight.mul_(norms.mean() / norms)
+
+    def _finish(self, target: int) -> int:
+        """Exact pool collisions of the hash to export, once training reached ``target``.
+
+        With ``equal_row_norms`` that is the hash with equalised rows if it still meets
+        the target; otherwise the rows are put back (the trained hash meets it).
+        """
+        if self.equal_row_norms:
+            weight = self.policy.action_net.weight
+            saved = weight.detach().clone()
+            self.equalise_row_norms()
+            collisions = self.pool_collisions()
+            if collisions <= target:
+                return collisions
+            with th.no_grad():
+                weight.copy_(saved)
+        return self.pool_collisions()
+
     def learn(
         self,
         max_updates: int = 10_000,
@@ -338,7 +377,7 @@ class EpisodePG:
             if self.num_updates % eval_every == 0:
                 stats.pool_collisions = self.pool_collisions(exact=False)
                 if stop_at_collisions is not None and stats.pool_collisions <= stop_at_collisions:
-                    stats.pool_collisions = self.pool_collisions()  # confirm as exported
+                    stats.pool_collisions = self._finish(stop_at_collisions)
                 self._log(stats, time.perf_counter() - begin)
             if callback is not None and callback(stats) is False:
                 break

@@ -2,7 +2,11 @@
 
 Small networks, one torch thread and fixed seeds keep them fast and reproducible. The
 learning test is a short CartPole-v1 run; the SB3-integration tests use the tiny
-10-word, 10-bin hash task (``hash_envs/StatelessHash-v0``).
+10-word, 10-bin hash task (``hash_envs/StatelessHash-v0``). Learning that task to zero
+collisions is not tested: after 3000 steps the greedy policy still put 8-9 of the 10
+words into one bin for every setting tried (codepoints or bytes encoding, gamma 0 or
+0.99, target-entropy scales 0.2-0.5, fixed alpha 0.01), since the words' encodings are
+close and every word sees the same rewards until the policy tells them apart.
 """
 
 from __future__ import annotations
