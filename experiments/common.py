@@ -107,7 +107,7 @@ class Run:
         argv = [
             str(Path(a).resolve().relative_to(REPO)) if _is_repo_path(a) else a for a in self.argv
         ]
-        moby = "HASH_ENVS_MOBY=/work/shared/data/moby/words.zip "
+        moby = "HASH_ENVS_MOBY=path/to/moby/words.zip "
         return moby + " ".join(shlex.quote(a) for a in [".venv/bin/python", script_text, *argv])
 
     @property
@@ -572,8 +572,9 @@ class Report:
             "```",
             "",
             f"Wall time: {fmt_s(run.wall_s)} on {os.cpu_count()} CPU cores "
-            f"(`torch.set_num_threads(1)`; the machine was shared with other jobs, 1-min load "
-            f"average {load:.1f} at the end), Python {platform.python_version()}, "
+            f"(`torch.set_num_threads(1)`; 1-min load average {load:.1f} at the end, "
+            f"{'shared with other jobs' if load > 1.5 else 'otherwise idle'}), "
+            f"Python {platform.python_version()}, "
             f"torch {torch.__version__}, seed {run.args.seed}.",
             "",
         ]

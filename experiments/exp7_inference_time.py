@@ -142,8 +142,8 @@ def main(argv: Sequence[str] | None = None):
              "same run, fresh strings, + `% 1000` into numpy"],
             ["ratio to hash()", "63×", f"{r_torch:.0f}× (torch), {r_onnx:.0f}× (ONNX)",
              f"median of per-run ratios; {min(r_torch, r_onnx) / 63:.1f}–"
-             f"{max(r_torch, r_onnx) / 63:.1f}× the paper's ratio (float64 argmax, one thread "
-             "of a loaded machine)"],
+             f"{max(r_torch, r_onnx) / 63:.1f}× the paper's ratio (float64 argmax, one thread"
+             ")"],
             ["float32 forward (context)", "—", f"{f32_ms * scale:,.0f} ms, {r_f32:.0f}×",
              "the same layers without the float64 argmax"],
         ]
