@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/hash-envs leaderboard --quick --out results/leaderboard
 
 # Speed and quality benchmarks (minutes, not unit tests); each writes JSON + Markdown.
-# The discrete-SAC comparison against Tianshou needs `pip install tianshou`: `make bench-sac`.
+# `make bench-sac` compares our discrete SAC with Tianshou's (installs the sac-bench extra).
 bench: $(STAMP)
 	$(PY) bench/env_throughput.py --out results/bench
 	$(PY) bench/weight_hash_throughput.py --out results/bench
@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) experiments/exp7_inference_time.py --out results/bench
 
 bench-sac: $(STAMP)
+	$(PY) -m pip install -c constraints.txt -e ".[sac-bench]"
 	$(PY) bench/sac_discrete_vs_tianshou.py --out results/bench
 
 lint: $(STAMP)
