@@ -24,10 +24,10 @@ import platform
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -36,7 +36,14 @@ from hash_envs import corpus as corpus_lib
 from hash_envs import metrics
 from hash_envs.hashing import HashFunction, make_hash_function, registered_hash_functions
 
-__all__ = ["DEFAULT_TRACKS", "LeaderboardConfig", "run_leaderboard", "to_markdown", "write_outputs"]
+__all__ = [
+    "DEFAULT_TRACKS",
+    "LeaderboardConfig",
+    "TrackExecutor",
+    "run_leaderboard",
+    "to_markdown",
+    "write_outputs",
+]
 
 DEFAULT_TRACKS = ("random-1000", "full", "memorize-10000", "speed")
 _MEMORIZE = re.compile(r"memorize-(\d+)$")
@@ -149,6 +156,43 @@ def _run_track(track: str, make: Callable[[int], HashFunction], ctx: _Context) -
     return _track_memorize(make, ctx, int(match.group(1)))
 
 
+#: One unit of leaderboard work: ``(contender name, track)``.
+Job = tuple[str, str]
+#: What a job gives back: the contender's ``size_bytes`` (``None`` if it was never built)
+#: and the track's result (or ``{"error": message}``).
+Outcome = tuple[int | None, dict[str, Any]]
+
+
+def _evaluate(job: Job, ctx: _Context) -> Outcome:
+    """One contender on one track; a pure function of ``job`` and ``ctx``, so it can run
+    in any process and give the same numbers (timings aside)."""
+    name, track = job
+    size: list[int] = []
+
+    def make(n_bins: int) -> HashFunction:
+        contender = make_hash_function(name, n_bins)
+        size.append(contender.size_bytes)
+        return contender
+
+    try:
+        result = _run_track(track, make, ctx)
+    except (ValueError, NotImplementedError) as err:
+        result = {"error": str(err)}
+    return (size[-1] if size else None), result
+
+
+class TrackExecutor(Protocol):
+    """Runs leaderboard jobs elsewhere, e.g. :class:`hash_envs.distributed.RayTrackExecutor`.
+
+    ``map_jobs`` must yield one outcome per job, in the order of ``jobs``; the leaderboard
+    assembles them exactly as the local loop does, so the numbers are the same.
+    """
+
+    def map_jobs(
+        self, fn: Callable[[Job, _Context], Outcome], jobs: Sequence[Job], ctx: _Context
+    ) -> Iterator[Outcome]: ...
+
+
 def run_leaderboard(
     words: Sequence[str],
     hash_names: Sequence[str] | None = None,
@@ -156,11 +200,14 @@ def run_leaderboard(
     *,
     corpus_name: str = "custom",
     progress: bool = True,
+    executor: TrackExecutor | None = None,
 ) -> dict[str, Any]:
     """Run every track for every contender; returns a JSON-friendly result dict.
 
     A contender that cannot serve a track (e.g. a trained hash fixed to other sizes)
-    gets ``{"error": message}`` for that track instead of stopping the run.
+    gets ``{"error": message}`` for that track instead of stopping the run. With an
+    ``executor`` the (contender, track) jobs run there (e.g. as Ray tasks) instead of one
+    after another in this process; the result is the same.
     """
     config = config or LeaderboardConfig()
     known = registered_hash_functions()
@@ -178,18 +225,18 @@ def run_leaderboard(
 
     rows: dict[str, dict[str, Any]] = {}
     jobs = [(name, track) for name in names for track in config.tracks]
-    for name, track in tqdm(jobs, desc="leaderboard", disable=not progress, unit="track"):
+    if executor is None:
+        outcomes: Iterator[Outcome] = (_evaluate(job, ctx) for job in jobs)
+    else:
+        outcomes = executor.map_jobs(_evaluate, jobs, ctx)
+    done = tqdm(
+        zip(jobs, outcomes), total=len(jobs), desc="leaderboard", disable=not progress, unit="track"
+    )
+    for (name, track), (size_bytes, track_result) in done:
         row = rows.setdefault(name, {"name": name, "size_bytes": None, "tracks": {}})
-
-        def make(n_bins: int, name: str = name, row: dict[str, Any] = row) -> HashFunction:
-            contender = make_hash_function(name, n_bins)
-            row["size_bytes"] = contender.size_bytes
-            return contender
-
-        try:
-            row["tracks"][track] = _run_track(track, make, ctx)
-        except (ValueError, NotImplementedError) as err:
-            row["tracks"][track] = {"error": str(err)}
+        if size_bytes is not None:
+            row["size_bytes"] = size_bytes
+        row["tracks"][track] = track_result
 
     n = len(ctx.words)
     expected = {
