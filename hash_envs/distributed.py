@@ -69,7 +69,9 @@ def connect(
             logging_level=logging.WARNING,
         )
     except ConnectionError as err:
-        raise ClusterUnreachableError(f"Ray could not connect to {address!r}: {err}; {_HINT}")
+        raise ClusterUnreachableError(
+            f"Ray could not connect to {address!r}: {err}; {_HINT}"
+        ) from err
 
 
 class RayTrackExecutor:

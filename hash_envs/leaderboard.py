@@ -230,7 +230,11 @@ def run_leaderboard(
     else:
         outcomes = executor.map_jobs(_evaluate, jobs, ctx)
     done = tqdm(
-        zip(jobs, outcomes), total=len(jobs), desc="leaderboard", disable=not progress, unit="track"
+        zip(jobs, outcomes, strict=True),
+        total=len(jobs),
+        desc="leaderboard",
+        disable=not progress,
+        unit="track",
     )
     for (name, track), (size_bytes, track_result) in done:
         row = rows.setdefault(name, {"name": name, "size_bytes": None, "tracks": {}})
