@@ -1,0 +1,149 @@
+"""The model-zoo dataset (PyTorch Geometric ``InMemoryDataset``), built once and cached.
+
+Every model of the zoo is exported to ONNX (``raw/``: weight-free, a few hundred kB),
+turned into its layer graph (raw or merged), and augmented ``n_aug`` times by deleting a
+fraction of its nodes; the originals and copies, their node features and the matrix of
+``min(GED, R)`` between all of them are stored under ``processed/``. A second
+instantiation with the same arguments only loads those files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import onnx
+import torch
+from torch_geometric.data import Data, InMemoryDataset
+
+from model_hashing.ged import delete_nodes, ged_matrix
+from model_hashing.graph import merge_layers, node_features, onnx_to_graph
+from model_hashing.zoo import PAPER_MODELS, export_zoo_model
+
+
+def default_root() -> Path:
+    """``<hash_envs cache>/model_hashing/zoo`` (``$HASH_ENVS_CACHE`` moves it)."""
+    from hash_envs.corpus import cache_dir
+
+    return cache_dir() / "model_hashing" / "zoo"
+
+
+def to_data(g: nx.DiGraph) -> Data:
+    """A layer graph as a PyG ``Data`` (nodes in sorted id order, edges as in the DAG)."""
+    order = sorted(g.nodes)
+    relabelled = nx.relabel_nodes(g, {n: i for i, n in enumerate(order)})
+    x = torch.from_numpy(node_features(relabelled))
+    edges = list(relabelled.edges)
+    edge_index = (
+        torch.tensor(edges, dtype=torch.long).t().contiguous()
+        if edges
+        else torch.zeros((2, 0), dtype=torch.long)
+    )
+    return Data(x=x, edge_index=edge_index, num_nodes=len(order))
+
+
+class ModelZooDataset(InMemoryDataset):
+    """Layer graphs of a torchvision model zoo and their augmented copies.
+
+    Each item has ``x`` (node features), ``edge_index``, ``y`` (family index into
+    :attr:`families`), ``model`` (index into :attr:`models`) and ``copy`` (0 for the
+    original, 1..n_aug for the copies). :attr:`ged` holds ``min(GED, ged_cap)`` between all
+    items, in item order.
+
+    Args:
+        root: cache directory (default :func:`default_root`).
+        models: model name -> family (default: the paper's 21 models).
+        merged: apply the merge rules ("merged" data) or not ("raw" data).
+        n_aug: augmented copies per model.
+        delete_fraction: fraction of nodes deleted per copy.
+        seed: seed of the augmentation.
+        ged_cap: ``R`` of ``min(GED, R)``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        models: dict[str, str] | None = None,
+        merged: bool = True,
+        n_aug: int = 10,
+        delete_fraction: float = 0.1,
+        seed: int = 0,
+        ged_cap: int = 100,
+        force_reload: bool = False,
+    ) -> None:
+        self.model_families = dict(PAPER_MODELS if models is None else models)
+        if not self.model_families:
+            raise ValueError("models must name at least one model")
+        self.merged, self.n_aug, self.seed = merged, n_aug, seed
+        self.delete_fraction, self.ged_cap = delete_fraction, ged_cap
+        self.models: list[str] = list(self.model_families)
+        self.families: list[str] = sorted(set(self.model_families.values()))
+        super().__init__(str(root or default_root()), force_reload=force_reload, log=False)
+        self.load(self.processed_paths[0])
+        self.ged: torch.Tensor = torch.load(self.processed_paths[1], weights_only=True)
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        return [f"{name}.onnx" for name in self.models]
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        tag = "merged" if self.merged else "raw"
+        key = _digest(self.model_families)
+        stem = (
+            f"{tag}_n{len(self.models)}_{key}_aug{self.n_aug}_del{self.delete_fraction}"
+            f"_seed{self.seed}_R{self.ged_cap}"
+        )
+        return [f"{stem}.pt", f"{stem}_ged.pt"]
+
+    def download(self) -> None:
+        """Export the models to ONNX (nothing is downloaded: ``weights=None``)."""
+        for name, path in zip(self.models, self.raw_paths, strict=True):
+            if not Path(path).exists():
+                onnx.save(export_zoo_model(name), path)
+
+    def process(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        graphs: list[nx.DiGraph] = []
+        data_list: list[Data] = []
+        origins: list[int] = []
+        for index, (name, path) in enumerate(zip(self.models, self.raw_paths, strict=True)):
+            g = onnx_to_graph(path)
+            if self.merged:
+                g = merge_layers(g)
+            copies = [g] + [delete_nodes(g, self.delete_fraction, rng) for _ in range(self.n_aug)]
+            for copy_index, copy in enumerate(copies):
+                data = to_data(copy)
+                data.y = torch.tensor([self.families.index(self.model_families[name])])
+                data.model = torch.tensor([index])
+                data.copy = torch.tensor([copy_index])
+                data_list.append(data)
+                graphs.append(copy)
+                origins.append(index)
+        self.save(data_list, self.processed_paths[0])
+        ged = ged_matrix(graphs, origins, self.ged_cap)
+        torch.save(torch.from_numpy(ged), self.processed_paths[1])
+
+    def split(self, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded train/test indices, stratified by source model (each model's original and
+        copies are shuffled and ``round(test_fraction * (n_aug + 1))`` go to the test set)."""
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        rng = np.random.default_rng(seed)
+        model_of = self._data.model.numpy()
+        train, test = [], []
+        for index in range(len(self.models)):
+            members = rng.permutation(np.flatnonzero(model_of == index))
+            n_test = max(1, round(test_fraction * len(members)))
+            test.extend(members[:n_test])
+            train.extend(members[n_test:])
+        return np.sort(np.array(train)), np.sort(np.array(test))
+
+
+def _digest(models: dict[str, str]) -> str:
+    """Short stable digest of the model list, so different zoos get different cache files."""
+    text = ";".join(f"{k}={v}" for k, v in models.items())
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

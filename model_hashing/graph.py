@@ -1,0 +1,398 @@
+"""Graph generator: a network (PyTorch module or ONNX file) -> a layer graph with features.
+
+Why ONNX: it is the one format every framework exports to, so a hash computed from the
+ONNX graph does not care where a model came from. The steps follow the paper's "graph
+generator":
+
+1. export to ONNX without weights (``export_params=False``; the shapes are all we need,
+   and the file stays tiny) and *without* constant folding, because folding fuses
+   BatchNormalization into the preceding Conv in eval mode and the merge rules must see it;
+2. ONNX shape inference gives every tensor's shape;
+3. one graph node per layer. Bookkeeping nodes are not layers and are dropped:
+   ``Constant``, ``Identity`` (bypassed: the exporter uses it to share equal-valued
+   weights) and the shape arithmetic that dynamic reshapes compute (nodes all of whose
+   outputs are integer tensors, e.g. ``Shape -> Gather -> Concat`` feeding a ``Reshape``);
+4. per node: FLOPs and parameter count from the shapes, counted as torchvision counts
+   them for its published "GFLOPS" and "params" (multiply-accumulates of Conv,
+   ConvTranspose, Gemm and MatMul; learnable tensors only, so BatchNorm's running
+   statistics are not parameters);
+5. optional merge rules (:func:`merge_layers`): Conv-ReLU, Conv-BN, Conv-BN-ReLU and
+   Conv-Conv-BN-ReLU chains become one node;
+6. node features (:func:`node_features`): one-hot operator type, and one-hot of the number
+   of decimal digits of the node's FLOPs and of its parameter count, clipped to 0..10.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import onnx
+import torch
+from onnx import shape_inference
+
+#: Operator vocabulary of the one-hot feature. It covers what torchvision's classification
+#: models export to (plus the merged types); anything else maps to ``"Other"``. Fixed, so
+#: that a model hashed later gets the same feature layout as the training set.
+OP_TYPES: tuple[str, ...] = (
+    "Conv",
+    "ConvTranspose",
+    "BatchNormalization",
+    "Relu",
+    "Clip",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Mul",
+    "Add",
+    "Div",
+    "Sub",
+    "Concat",
+    "Split",
+    "Slice",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "ReduceMean",
+    "Flatten",
+    "Reshape",
+    "Transpose",
+    "Gemm",
+    "MatMul",
+    "Dropout",
+    "Pad",
+    "Softmax",
+    "LayerNormalization",
+    "Gelu",
+    "Erf",
+    "Sqrt",
+    "Pow",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "Conv+ReLU",
+    "Conv+BN",
+    "Conv+BN+ReLU",
+    "Conv+Conv+BN+ReLU",
+    "Other",
+)
+OP_INDEX: dict[str, int] = {op: i for i, op in enumerate(OP_TYPES)}
+N_DIGIT_BINS = 11  # digit counts 0..10
+N_FEATURES = len(OP_TYPES) + 2 * N_DIGIT_BINS
+
+#: Merge rules, longest first so that Conv-BN-ReLU is not taken as Conv-BN plus a ReLU.
+MERGE_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("Conv", "Conv", "BatchNormalization", "Relu"), "Conv+Conv+BN+ReLU"),
+    (("Conv", "BatchNormalization", "Relu"), "Conv+BN+ReLU"),
+    (("Conv", "BatchNormalization"), "Conv+BN"),
+    (("Conv", "Relu"), "Conv+ReLU"),
+)
+
+# Input positions that hold learnable weights, by operator; every other position of these
+# operators (e.g. BatchNormalization's running mean and variance) holds data or buffers.
+_WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
+    "Conv": (1, 2),
+    "ConvTranspose": (1, 2),
+    "Gemm": (1, 2),
+    "BatchNormalization": (1, 2),
+    "InstanceNormalization": (1, 2),
+    "LayerNormalization": (1, 2),
+    "PRelu": (1,),
+}
+_INT_TYPES = {
+    onnx.TensorProto.INT8,
+    onnx.TensorProto.INT16,
+    onnx.TensorProto.INT32,
+    onnx.TensorProto.INT64,
+    onnx.TensorProto.UINT8,
+    onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT32,
+    onnx.TensorProto.UINT64,
+    onnx.TensorProto.BOOL,
+}
+
+
+def export_onnx(
+    model: torch.nn.Module,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    opset: int | None = None,
+) -> onnx.ModelProto:
+    """Export ``model`` (in eval mode) to an ONNX ``ModelProto`` without weights.
+
+    The TorchScript exporter (``dynamo=False``) is used because it keeps BatchNormalization
+    as its own node when constant folding is off.
+    """
+    import warnings
+
+    model = model.eval()
+    buffer = io.BytesIO()
+    kwargs = {} if opset is None else {"opset_version": opset}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.zeros(*input_shape),),
+            buffer,
+            dynamo=False,
+            export_params=False,
+            do_constant_folding=False,
+            **kwargs,
+        )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def load_onnx(source: str | Path | bytes | onnx.ModelProto) -> onnx.ModelProto:
+    """An ONNX model from a path, raw bytes or a ``ModelProto``; ValueError if it is not one."""
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    else:
+        label = "the given bytes" if isinstance(source, bytes) else str(source)
+        try:
+            if isinstance(source, bytes):
+                model = onnx.load_from_string(source)
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise ValueError(f"no such file: {path}")
+                model = onnx.load(str(path), load_external_data=False)
+        except ValueError:
+            raise
+        except Exception as err:  # protobuf raises DecodeError, RuntimeWarning-like errors
+            raise ValueError(f"{label} is not an ONNX model ({type(err).__name__})") from None
+        if not model.graph.node:
+            raise ValueError(f"{label} is not an ONNX model (no graph nodes)")
+    return model
+
+
+def _dims(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims = []
+    for dim in tensor_type.shape.dim:
+        if not dim.HasField("dim_value"):
+            return None
+        dims.append(dim.dim_value)
+    return tuple(dims)
+
+
+_FLOP_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def _runtime_shapes(model: onnx.ModelProto, names: list[str]) -> dict[str, tuple[int, ...]]:
+    """Shapes that static inference could not derive, measured by running the model once on
+    zeros with onnxruntime.
+
+    Needed when a model computes a reshape from its input's runtime size (ShuffleNet's
+    channel shuffle): ONNX's data propagation does not follow ``Div`` on shapes, so the
+    convolutions after it have unknown sizes and their FLOPs would be lost.
+    """
+    import onnxruntime
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
+    feeds = {}
+    initializers = {init.name for init in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        shape = _dims(value)
+        if shape is None:
+            raise ValueError(f"input {value.name!r} has no static shape; cannot count FLOPs")
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+        feeds[value.name] = np.zeros(shape, dtype=dtype)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    return {n: tuple(a.shape) for n, a in zip(names, session.run(names, feeds), strict=True)}
+
+
+def _prod(shape: Sequence[int]) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def _node_flops(
+    op: str, inputs: list[tuple[int, ...] | None], outputs: list[tuple[int, ...] | None]
+) -> int:
+    """Multiply-accumulates of one node, the quantity torchvision reports as "GFLOPS"."""
+    out = outputs[0] if outputs else None
+    if op == "Conv" and out is not None and len(inputs) > 1 and inputs[1] is not None:
+        weight = inputs[1]  # (C_out, C_in / groups, k...)
+        return _prod(out) * _prod(weight[1:])
+    if op == "ConvTranspose" and inputs and inputs[0] is not None and inputs[1] is not None:
+        weight = inputs[1]  # (C_in, C_out / groups, k...)
+        return _prod(inputs[0]) * _prod(weight[1:])
+    if op in ("Gemm", "MatMul") and out is not None and inputs and inputs[0] is not None:
+        return _prod(out) * inputs[0][-1]
+    return 0
+
+
+def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
+    """The layer graph of an ONNX model: nodes ``0..n-1`` in ONNX order with attributes
+    ``op``, ``name``, ``flops`` and ``params``; an edge for every tensor passed between layers.
+    """
+    model = shape_inference.infer_shapes(load_onnx(source), data_prop=True)
+    graph = model.graph
+    shapes: dict[str, tuple[int, ...] | None] = {}
+    int_tensors: set[str] = set()
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        shapes[value.name] = _dims(value)
+        if value.type.tensor_type.elem_type in _INT_TYPES:
+            int_tensors.add(value.name)
+    for init in graph.initializer:
+        shapes[init.name] = tuple(init.dims)
+        if init.data_type in _INT_TYPES:
+            int_tensors.add(init.name)
+    unknown = [
+        out
+        for node in graph.node
+        if node.op_type in _FLOP_OPS
+        for out in node.output
+        if out and shapes.get(out) is None
+    ]
+    if unknown:
+        shapes.update(_runtime_shapes(model, unknown))
+
+    # Identity only renames a tensor: follow it back to its source.
+    alias: dict[str, str] = {}
+    for node in graph.node:
+        if node.op_type == "Identity":
+            alias[node.output[0]] = node.input[0]
+
+    def resolve(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    # A tensor is a weight when it is an initializer, or a graph input that no layer reads
+    # as its data operand (with export_params=False the weights become graph inputs).
+    initializers = {init.name for init in graph.initializer}
+    data_use: set[str] = set()
+    for node in graph.node:
+        if node.op_type in ("Identity", "Constant"):
+            continue
+        if node.input and node.input[0]:
+            data_use.add(resolve(node.input[0]))
+    weights = initializers | {value.name for value in graph.input if value.name not in data_use}
+
+    g = nx.DiGraph()
+    producer: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type in ("Identity", "Constant"):
+            continue
+        if node.output and all(out in int_tensors for out in node.output if out):
+            continue  # shape arithmetic
+        inputs = [resolve(name) for name in node.input]
+        in_shapes = [shapes.get(name) for name in inputs]
+        out_shapes = [shapes.get(name) for name in node.output]
+        slots = _WEIGHT_INPUTS.get(node.op_type)
+        params = 0
+        for position, name in enumerate(inputs):
+            if name in weights and (slots is None or position in slots):
+                shape = shapes.get(name)
+                params += _prod(shape) if shape is not None else 0
+        index = g.number_of_nodes()
+        g.add_node(
+            index,
+            op=node.op_type,
+            name=node.name or f"{node.op_type}_{index}",
+            flops=_node_flops(node.op_type, in_shapes, out_shapes),
+            params=params,
+        )
+        for name in inputs:
+            if name in producer:
+                g.add_edge(producer[name], index)
+        for name in node.output:
+            producer[name] = index
+    if g.number_of_nodes() == 0:
+        raise ValueError("the ONNX model has no layers after dropping constants and shapes")
+    return g
+
+
+def merge_layers(g: nx.DiGraph) -> nx.DiGraph:
+    """Apply the merge rules (:data:`MERGE_RULES`) and relabel the nodes ``0..n-1``.
+
+    A chain is merged only when each of its links is the sole consumer of the previous
+    layer's output and has no other input layer, so merging never changes which layers
+    feed which. The merged node sums the FLOPs and parameters of its parts.
+    """
+    merged_into: dict[int, int] = {}
+    new = nx.DiGraph()
+    for node in nx.topological_sort(g):
+        if node in merged_into:
+            continue
+        chain = [node]
+        label = g.nodes[node]["op"]
+        for pattern, merged_label in MERGE_RULES:
+            candidate = _match_chain(g, node, pattern, merged_into)
+            if candidate is not None:
+                chain, label = candidate, merged_label
+                break
+        for member in chain:
+            merged_into[member] = node
+        new.add_node(
+            node,
+            op=label,
+            name="+".join(g.nodes[m]["name"] for m in chain),
+            flops=sum(g.nodes[m]["flops"] for m in chain),
+            params=sum(g.nodes[m]["params"] for m in chain),
+        )
+    for u, v in g.edges:
+        a, b = merged_into[u], merged_into[v]
+        if a != b:
+            new.add_edge(a, b)
+    return nx.convert_node_labels_to_integers(new, ordering="sorted")
+
+
+def _match_chain(
+    g: nx.DiGraph, start: int, pattern: tuple[str, ...], taken: dict[int, int]
+) -> list[int] | None:
+    chain = [start]
+    if g.nodes[start]["op"] != pattern[0]:
+        return None
+    for op in pattern[1:]:
+        last = chain[-1]
+        successors = list(g.successors(last))
+        if len(successors) != 1:
+            return None
+        nxt = successors[0]
+        if g.nodes[nxt]["op"] != op or g.in_degree(nxt) != 1 or nxt in taken:
+            return None
+        chain.append(nxt)
+    return chain
+
+
+def digit_count(value: int) -> int:
+    """Number of decimal digits of a non-negative integer (0 for 0), clipped to 10."""
+    return min(len(str(int(value))), N_DIGIT_BINS - 1) if value > 0 else 0
+
+
+def node_features(g: nx.DiGraph) -> np.ndarray:
+    """``(n_nodes, N_FEATURES)`` float32: one-hot operator, one-hot digits of FLOPs and of
+    parameters (the paper's encoder: magnitudes, not exact values, so that small edits to
+    a layer's width barely change the features)."""
+    n = g.number_of_nodes()
+    x = np.zeros((n, N_FEATURES), dtype=np.float32)
+    n_ops = len(OP_TYPES)
+    for i in range(n):
+        attrs = g.nodes[i]
+        x[i, OP_INDEX.get(attrs["op"], OP_INDEX["Other"])] = 1.0
+        x[i, n_ops + digit_count(attrs["flops"])] = 1.0
+        x[i, n_ops + N_DIGIT_BINS + digit_count(attrs["params"])] = 1.0
+    return x
+
+
+def total_flops(g: nx.DiGraph) -> int:
+    return sum(attrs["flops"] for _, attrs in g.nodes(data=True))
+
+
+def total_params(g: nx.DiGraph) -> int:
+    return sum(attrs["params"] for _, attrs in g.nodes(data=True))
