@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg")
+# agents.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
+RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
+BACKEND_ALGOS = {"sb3": ALGOS, "rllib": RLLIB_ALGOS}
 
 
 def _json(text: str) -> dict[str, Any]:
@@ -98,11 +103,51 @@ def _train_episode_pg(args: argparse.Namespace) -> Any:
     return agent
 
 
+def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
+    """Train with RLlib on a local Ray instance (or the cluster at ``--address``).
+
+    Returns the ``name=...`` -> hash-function factory; the RLlib checkpoint goes to
+    ``OUT/checkpoint`` and one JSON line per iteration to ``OUT/progress.jsonl``.
+    """
+    try:
+        from agents.rllib import RLlibPolicyHash, build_config, env_spaces, train
+        from hash_envs.distributed import connect
+    except ImportError as err:
+        raise ValueError(
+            f"--backend rllib needs Ray: pip install 'hash-envs[ray]' ({err})"
+        ) from None
+    if args.tensorboard:
+        raise ValueError("--tensorboard is for --backend sb3; RLlib logs to OUT/progress.jsonl")
+    connect(args.address)
+    config = build_config(
+        args.algo,
+        args.env,
+        args.env_kwargs,
+        num_env_runners=args.num_env_runners,
+        num_envs_per_env_runner=args.n_envs,
+        seed=args.seed,
+        algo_kwargs=args.algo_kwargs,
+    )
+    algo = train(config, args.timesteps, log_path=out / "progress.jsonl")
+    try:
+        algo.save_to_path(str((out / "checkpoint").resolve()))
+        module = algo.get_module()
+    finally:
+        algo.stop()
+    observation_space, action_space = env_spaces(args.env, args.env_kwargs)
+    return functools.partial(RLlibPolicyHash, module, observation_space, action_space)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from agents.policy_hash import PolicyHash
 
+    if args.algo not in BACKEND_ALGOS[args.backend]:
+        raise ValueError(
+            f"unknown algorithm {args.algo!r} for --backend {args.backend}; choose from "
+            f"{', '.join(BACKEND_ALGOS[args.backend])}"
+        )
     if args.timesteps < 1:
         raise ValueError(f"--timesteps must be >= 1, got {args.timesteps}")
     if args.n_envs < 1:
@@ -112,16 +157,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    if args.algo == "episode-pg":
+    if args.backend == "rllib":
+        policy_hash = _train_rllib(args, out)
+    elif args.algo == "episode-pg":
         model = _train_episode_pg(args)
-        policy = model.policy
-        policy.save(out / "policy.pt")
+        model.policy.save(out / "policy.pt")
+        policy_hash = functools.partial(PolicyHash, model.policy)
     else:
         model = _train_sb3(args, out)
-        policy = model.policy
+        policy_hash = functools.partial(PolicyHash, model.policy)
     print(f"trained {args.algo} on {args.env} in {time.perf_counter() - start:.1f} s -> {out}")
     try:
-        hash_fn = PolicyHash(policy, name=f"{args.algo}-{Path(args.out).name}")
+        hash_fn = policy_hash(name=f"{args.algo}-{Path(args.out).name}")
     except ValueError as err:
         print(f"no hash artifact: {err}")
         return 0
@@ -129,6 +176,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "env_id": args.env,
         "env_kwargs": args.env_kwargs,
         "algo": args.algo,
+        "backend": args.backend,
         "timesteps": args.timesteps,
         "seed": args.seed,
     }
@@ -139,13 +187,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train an agent; export its hash function")
-    parser.add_argument("--algo", choices=ALGOS, required=True)
+    parser.add_argument(
+        "--algo", choices=sorted({*ALGOS, *RLLIB_ALGOS}), required=True, help="see --backend"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=sorted(BACKEND_ALGOS),
+        default="sb3",
+        help=f"sb3 (this process): {', '.join(ALGOS)}; rllib (Ray, the [ray] extra): "
+        f"{', '.join(RLLIB_ALGOS)}",
+    )
+    parser.add_argument(
+        "--num-env-runners", type=int, default=0, help="rllib: env-runner actors (0: in-process)"
+    )
+    parser.add_argument(
+        "--address", help="rllib: Ray cluster HOST:PORT (default: start a local Ray instance)"
+    )
     parser.add_argument("--env", default="hash_envs/StatelessHash-v0", help="Gymnasium env id")
     parser.add_argument("--env-kwargs", type=_json, default={}, help="JSON object")
     parser.add_argument("--algo-kwargs", type=_json, default={}, help="JSON object")
     parser.add_argument("--timesteps", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-envs", type=int, default=1, help=">1 uses the native vector env")
+    parser.add_argument(
+        "--n-envs", type=int, default=1, help=">1 uses the native vector env (rllib: per runner)"
+    )
     parser.add_argument("--tensorboard", help="TensorBoard log directory")
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="in env steps")
     parser.add_argument("--out", default="runs/latest", help="directory for model and hash")
