@@ -1,0 +1,87 @@
+"""Retrieval by Hamming distance: precision, recall and F1 at k, and mAP.
+
+Queries are ranked against a database by Hamming distance. Equal distances are common
+(copies of a model often share a code), so ties are broken by a seeded random order rather
+than by database position, which would favour whatever was stored first.
+
+Per query, with ``rel`` the number of relevant database items (same label):
+``precision@k = hits in the top k / k``, ``recall@k = hits in the top k / rel``,
+``F1@k = 2 P R / (P + R)`` (0 when both are 0); ``AP`` is the mean of precision@i over the
+ranks i of the relevant items in the full ranking. All are averaged over the queries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hamming_distances(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
+    """``(n_queries, n_database)`` Hamming distances between {0, 1} codes."""
+    queries, database = np.asarray(queries), np.asarray(database)
+    if queries.ndim != 2 or database.ndim != 2 or queries.shape[1] != database.shape[1]:
+        raise ValueError(
+            f"codes must be 2-D with the same length, got {queries.shape} and {database.shape}"
+        )
+    return (queries[:, None, :] != database[None, :, :]).sum(axis=-1)
+
+
+def rank(distances: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Database indices per query, nearest first, ties in a seeded random order."""
+    rng = np.random.default_rng(seed)
+    tiebreak = rng.random(distances.shape)
+    return np.lexsort((tiebreak, distances), axis=-1)
+
+
+def retrieval_metrics(
+    query_codes: np.ndarray,
+    query_labels: np.ndarray,
+    db_codes: np.ndarray,
+    db_labels: np.ndarray,
+    k: int,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Mean precision@k, recall@k, F1@k and mAP over the queries (see module docstring)."""
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    order = rank(hamming_distances(query_codes, db_codes), seed)
+    relevant = np.asarray(db_labels)[order] == np.asarray(query_labels)[:, None]
+    n_relevant = relevant.sum(axis=1)
+    hits = relevant[:, :k].sum(axis=1)
+    precision = hits / k
+    recall = np.divide(hits, n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(len(hits)), where=denom > 0)
+    cum_hits = np.cumsum(relevant, axis=1)
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    ap_sum = (relevant * cum_hits / ranks).sum(axis=1)
+    ap = np.divide(ap_sum, n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+    return {
+        "precision": float(precision.mean()),
+        "recall": float(recall.mean()),
+        "f1": float(f1.mean()),
+        "map": float(ap.mean()),
+    }
+
+
+def radius_metrics(
+    query_codes: np.ndarray,
+    query_labels: np.ndarray,
+    db_codes: np.ndarray,
+    db_labels: np.ndarray,
+    radius: int = 2,
+) -> dict[str, float]:
+    """Mean precision, recall and F1 of a hash-table lookup: everything within Hamming
+    ``radius`` is returned (precision 0 when nothing is)."""
+    within = hamming_distances(query_codes, db_codes) <= radius
+    relevant = np.asarray(db_labels)[None, :] == np.asarray(query_labels)[:, None]
+    hits = (within & relevant).sum(axis=1)
+    returned, n_relevant = within.sum(axis=1), relevant.sum(axis=1)
+    precision = np.divide(hits, returned, out=np.zeros(len(hits)), where=returned > 0)
+    recall = np.divide(hits, n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(len(hits)), where=denom > 0)
+    return {
+        "precision": float(precision.mean()),
+        "recall": float(recall.mean()),
+        "f1": float(f1.mean()),
+    }
