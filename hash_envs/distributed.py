@@ -46,13 +46,11 @@ def connect(
 ) -> None:
     """Join the Ray cluster at ``address``, or start a local instance when it is ``None``.
 
-    Does nothing when Ray is already initialised (a test's or a notebook's instance is
-    reused). An explicit address is probed with a plain TCP connect first, because
-    ``ray.init`` keeps retrying an unreachable one for a long time before failing;
-    ``"auto"`` (a cluster started on this machine by ``ray start``) is left to Ray.
+    An explicit address is probed with a plain TCP connect first, because ``ray.init``
+    keeps retrying an unreachable one for a long time before failing; ``"auto"`` (a
+    cluster started on this machine by ``ray start``) is left to Ray. When Ray is already
+    initialised in this process (a test's or a notebook's instance), it is reused.
     """
-    if ray.is_initialized():
-        return
     if address is not None and address != "auto":
         host, port = _host_port(address)
         try:
@@ -61,6 +59,8 @@ def connect(
             raise ClusterUnreachableError(
                 f"cannot reach a Ray cluster at {address!r} ({err}); {_HINT}"
             ) from None
+    if ray.is_initialized():
+        return
     try:
         ray.init(
             address=address,
