@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/weight_hash_throughput.py --out results/bench
 	$(PY) bench/memorize.py --out results/bench
 	$(PY) experiments/exp7_inference_time.py --out results/bench
+	$(PY) bench/rllib_throughput.py --out results/bench
 
 bench-sac: $(STAMP)
 	$(PY) -m pip install -c constraints.txt -e ".[sac-bench]"
