@@ -1,4 +1,37 @@
 """HNN-Net: perceptual hashes of neural networks from their ONNX graphs.
 
-Not implemented yet: see the project's issue list.
+Similar networks (the same family, or a copy of a model with a few layers changed) get
+binary codes at small Hamming distance, so a model hub can look up suspected copies.
+
+Modules: :mod:`~model_hashing.graph` (ONNX -> layer graph, merge rules, features, FLOPs),
+:mod:`~model_hashing.zoo` (torchvision models), :mod:`~model_hashing.ged` (augmentation and
+edit-distance targets), :mod:`~model_hashing.dataset` (cached PyG dataset),
+:mod:`~model_hashing.nn` and :mod:`~model_hashing.train` (HNN-Net),
+:mod:`~model_hashing.baselines` (WL / histogram SimHash), :mod:`~model_hashing.retrieval`
+(metrics), :mod:`~model_hashing.evaluate` (the table), :mod:`~model_hashing.index`
+(SQLite model-hash index) and :mod:`~model_hashing.cli`.
 """
+
+from model_hashing.graph import (
+    MERGE_RULES,
+    OP_TYPES,
+    export_onnx,
+    load_onnx,
+    merge_layers,
+    node_features,
+    onnx_to_graph,
+    total_flops,
+    total_params,
+)
+
+__all__ = [
+    "MERGE_RULES",
+    "OP_TYPES",
+    "export_onnx",
+    "load_onnx",
+    "merge_layers",
+    "node_features",
+    "onnx_to_graph",
+    "total_flops",
+    "total_params",
+]

@@ -115,7 +115,7 @@ def train_hnn(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            sums["loss"] += float(loss)
+            sums["loss"] += loss.item()
             for key, value in parts.items():
                 sums[key] += value
         record = {k: v / len(batches) for k, v in sums.items()}
