@@ -1,0 +1,300 @@
+"""Attacks that test the hashmap's promises, and the unlinkability measure.
+
+1. :func:`inversion_attack`: train a decoder from templates back to biometrics on data
+   the attacker holds; report the reconstruction error on victims and how often a
+   classifier trained on raw biometrics names the right victim from the reconstruction.
+2. :func:`pgd_impersonation`: projected gradient descent on the (public, client-side)
+   encoder so that an attacker's input yields a hashmap close to a target's template;
+   :class:`Quantize` is a feature-squeezing defence, attacked with and without a
+   straight-through (BPDA) gradient.
+3. :func:`keyed_verification`: verification where every user holds a secret key
+   (BioHashing token or :class:`~encoders.contrastive.HashmapKey`), with impostors using
+   their own keys or the victim's stolen key.
+4. :func:`unlinkability`: the global score D<->sys of Gomez-Barrero et al. (2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from encoders.server import Metric, pair_scores, templates
+
+__all__ = [
+    "Decoder",
+    "InversionResult",
+    "Quantize",
+    "Unlinkability",
+    "inversion_attack",
+    "keyed_verification",
+    "linkage_scores",
+    "pgd_impersonation",
+    "unlinkability",
+]
+
+#: ``transform(features, key) -> templates``: a keyed template scheme.
+Transform = Callable[[np.ndarray, int], np.ndarray]
+
+
+class Decoder(nn.Module):
+    """MLP from a template (hashmap, bits, PCA code or raw features) to a flat biometric.
+
+    The same architecture for every representation, so that differences in the attack's
+    success come from what the representation keeps, not from the decoder."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, out_features),
+        )
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.net(code)
+
+
+@dataclass(frozen=True)
+class InversionResult:
+    """Per-pixel mean squared error of the victims' reconstructions, the fraction of them
+    the raw-biometric classifier assigns to the right victim, and the reconstructions."""
+
+    mse: float
+    identification_rate: float
+    reconstructions: np.ndarray
+
+
+def inversion_attack(
+    attacker_codes: np.ndarray,
+    attacker_x: np.ndarray,
+    victim_codes: np.ndarray,
+    victim_x: np.ndarray,
+    victim_y: np.ndarray,
+    identify: Callable[[np.ndarray], np.ndarray],
+    epochs: int = 60,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> InversionResult:
+    """Train a :class:`Decoder` on the attacker's ``(code, biometric)`` pairs, then invert
+    the victims' codes. ``identify`` maps biometrics (shaped like ``victim_x``) to
+    identities; the attacker's biometrics must not include the victims' test samples."""
+    attacker_codes = np.asarray(attacker_codes, dtype=np.float32)
+    victim_codes = np.asarray(victim_codes, dtype=np.float32)
+    if attacker_codes.ndim != 2 or len(attacker_codes) != len(attacker_x):
+        raise ValueError(
+            f"need one code row per attacker sample, got {attacker_codes.shape} for "
+            f"{len(attacker_x)} samples"
+        )
+    if victim_codes.ndim != 2 or victim_codes.shape[1] != attacker_codes.shape[1]:
+        raise ValueError(
+            f"victim codes must have width {attacker_codes.shape[1]}, got {victim_codes.shape}"
+        )
+    if len(victim_codes) != len(victim_x) or len(victim_x) != len(victim_y):
+        raise ValueError("victim codes, biometrics and identities must have the same length")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    shape = victim_x.shape[1:]
+    targets = torch.from_numpy(np.asarray(attacker_x, np.float32).reshape(len(attacker_x), -1))
+    codes = torch.from_numpy(attacker_codes)
+    decoder = Decoder(codes.shape[1], targets.shape[1])
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.permutation(len(codes)))
+        for start in range(0, len(codes), batch_size):
+            batch = order[start : start + batch_size]
+            loss = F.mse_loss(decoder(codes[batch]), targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        recon = decoder(torch.from_numpy(victim_codes)).numpy().reshape((-1, *shape))
+    mse = float(np.mean((recon - victim_x) ** 2))
+    rate = float(np.mean(identify(recon.astype(np.float32)) == victim_y))
+    return InversionResult(mse, rate, recon)
+
+
+class Quantize(nn.Module):
+    """Feature squeezing (Xu et al. 2018): round inputs in [0, 1] to ``levels`` grey
+    levels, so that perturbations smaller than half a level mostly vanish.
+
+    Rounding has zero gradient, which stops a naive gradient attack (gradient masking);
+    ``straight_through=True`` is the adaptive attacker's view of the same function: the
+    forward pass rounds, the backward pass is the identity (BPDA, Athalye et al. 2018)."""
+
+    def __init__(self, levels: int = 2, straight_through: bool = False) -> None:
+        super().__init__()
+        if levels < 2:
+            raise ValueError(f"levels must be >= 2, got {levels}")
+        self.levels = levels
+        self.straight_through = straight_through
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = torch.round(x.clamp(0, 1) * (self.levels - 1)) / (self.levels - 1)
+        return x + (q - x).detach() if self.straight_through else q
+
+
+def pgd_impersonation(
+    model: nn.Module,
+    x: np.ndarray,
+    targets: np.ndarray,
+    eps: float,
+    steps: int = 40,
+    step_size: float | None = None,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+    seed: int = 0,
+) -> np.ndarray:
+    """L-infinity PGD (Madry et al. 2018) with a random start: perturb each row of ``x``
+    by at most ``eps`` to maximise the cosine of ``model(x + delta)`` to the matching
+    row of ``targets`` (the target identity's template). Returns the adversarial inputs.
+    ``model`` is the attacker's view of the client pipeline (encoder, or defence +
+    encoder); ``clip`` keeps inputs in the valid range (``None`` for feature vectors)."""
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    x_t = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    target = F.normalize(torch.from_numpy(np.asarray(targets, dtype=np.float32)), dim=1)
+    if len(target) != len(x_t):
+        raise ValueError(f"need one target per input, got {len(target)} for {len(x_t)}")
+    if eps == 0:
+        return x_t.numpy().copy()
+    step = step_size if step_size is not None else 2.5 * eps / steps
+    generator = torch.Generator().manual_seed(seed)
+    delta = (torch.rand(x_t.shape, generator=generator) * 2 - 1) * eps
+    model.eval()
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        adv = x_t + delta
+        if clip is not None:
+            adv = adv.clamp(*clip)
+        loss = F.cosine_similarity(model(adv), target, dim=1).sum()
+        (grad,) = torch.autograd.grad(loss, delta)
+        delta = (delta.detach() + step * grad.sign()).clamp(-eps, eps)
+    adv = x_t + delta
+    if clip is not None:
+        adv = adv.clamp(*clip)
+    return adv.detach().numpy()
+
+
+def keyed_verification(
+    enrol: np.ndarray,
+    enrol_y: np.ndarray,
+    probes: np.ndarray,
+    probe_y: np.ndarray,
+    transform: Transform,
+    metric: Metric,
+    keys: dict[int, int],
+    scenario: Literal["own-key", "stolen-key"],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(genuine, impostor)`` scores when every identity ``u`` enrols under its secret
+    key ``keys[u]``. Genuine probes use their own key. Impostors claiming ``u`` present
+    their own key (``"own-key"``, the scenario BioHashing's published error rates assume)
+    or ``u``'s stolen key (``"stolen-key"``)."""
+    if scenario not in ("own-key", "stolen-key"):
+        raise ValueError(f"scenario must be 'own-key' or 'stolen-key', got {scenario!r}")
+    ids = np.unique(enrol_y)
+    missing = sorted(set(ids.tolist()) - set(keys))
+    if missing:
+        raise ValueError(f"no key for identities {missing[:5]}")
+    temps = np.concatenate(
+        [
+            templates(transform(enrol[enrol_y == u], keys[u]), enrol_y[enrol_y == u], metric)[1]
+            for u in ids
+        ]
+    )
+    genuine, impostor = [], []
+    if scenario == "own-key":
+        own = np.empty((len(probes), temps.shape[1]), dtype=temps.dtype)
+        for u in np.unique(probe_y):
+            own[probe_y == u] = transform(probes[probe_y == u], keys[int(u)])
+        scores = pair_scores(own, temps, metric)
+        same = probe_y[:, None] == ids[None, :]
+        return scores[same], scores[~same]
+    for col, u in enumerate(ids):
+        scores = pair_scores(transform(probes, keys[int(u)]), temps[col : col + 1], metric)[:, 0]
+        genuine.append(scores[probe_y == u])
+        impostor.append(scores[probe_y != u])
+    return np.concatenate(genuine), np.concatenate(impostor)
+
+
+def linkage_scores(
+    features: np.ndarray,
+    y: np.ndarray,
+    transform: Transform,
+    metric: Metric,
+    keys_a: dict[int, int],
+    keys_b: dict[int, int],
+    n_pairs: int = 20000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores an attacker gets by comparing templates of two applications, where every
+    person holds key ``keys_a[u]`` in one and ``keys_b[u]`` in the other: ``(mated,
+    non_mated)`` for up to ``n_pairs`` random pairs each (mated: two *different* samples
+    of one person; non-mated: samples of two people)."""
+    rng = np.random.default_rng(seed)
+    t_a = np.empty(len(y), dtype=object)
+    t_b = np.empty(len(y), dtype=object)
+    for u in np.unique(y):
+        rows = np.flatnonzero(y == u)
+        t_a[rows] = list(transform(features[rows], keys_a[int(u)]))
+        t_b[rows] = list(transform(features[rows], keys_b[int(u)]))
+    t_a, t_b = np.stack(t_a), np.stack(t_b)
+    i = rng.integers(len(y), size=4 * n_pairs)
+    j = rng.integers(len(y), size=4 * n_pairs)
+    mated = (y[i] == y[j]) & (i != j)
+    non_mated = y[i] != y[j]
+
+    def scores(mask: np.ndarray) -> np.ndarray:
+        a, b = i[mask][:n_pairs], j[mask][:n_pairs]
+        if metric == "cosine":
+            an = t_a[a] / np.maximum(np.linalg.norm(t_a[a], axis=1, keepdims=True), 1e-12)
+            bn = t_b[b] / np.maximum(np.linalg.norm(t_b[b], axis=1, keepdims=True), 1e-12)
+            return np.sum(an * bn, axis=1)
+        return np.mean(t_a[a] == t_b[b], axis=1)
+
+    return scores(mated), scores(non_mated)
+
+
+@dataclass(frozen=True)
+class Unlinkability:
+    """Gomez-Barrero et al. (2018): local linkability ``local`` at ``bin_centers`` and the
+    global ``d_sys`` in [0, 1] (0: templates under two keys cannot be linked)."""
+
+    d_sys: float
+    local: np.ndarray
+    bin_centers: np.ndarray
+
+
+def unlinkability(
+    mated: np.ndarray, non_mated: np.ndarray, omega: float = 1.0, n_bins: int | None = None
+) -> Unlinkability:
+    """The global linkability score D<->sys.
+
+    Histograms (``n_bins``, default ``min(len(mated) // 10, 100)``) estimate the score
+    densities of mated and non-mated pairs; with likelihood ratio ``LR(s)`` and prior
+    ratio ``omega``, ``D(s) = 2 omega LR / (1 + omega LR) - 1`` where ``omega LR > 1``
+    (1 where only mated scores occur, else 0), and ``D_sys`` integrates ``D(s)`` against
+    the mated density. With few scores, histogram noise biases it upwards."""
+    mated, non_mated = np.ravel(mated), np.ravel(non_mated)
+    if len(mated) < 10 or len(non_mated) < 10:
+        raise ValueError("need at least 10 mated and 10 non-mated scores")
+    bins = n_bins or min(len(mated) // 10, 100)
+    lo, hi = min(mated.min(), non_mated.min()), max(mated.max(), non_mated.max())
+    if hi == lo:
+        hi = lo + 1e-9
+    edges = np.linspace(lo, hi, bins + 1)
+    p_mated = np.histogram(mated, edges, density=True)[0]
+    p_non = np.histogram(non_mated, edges, density=True)[0]
+    ratio = omega * np.divide(p_mated, p_non, out=np.ones_like(p_mated), where=p_non > 0)
+    local = np.where(ratio > 1, 2 * ratio / (1 + ratio) - 1, 0.0)
+    local[(p_non == 0) & (p_mated > 0)] = 1.0
+    centers = (edges[1:] + edges[:-1]) / 2
+    d_sys = float(np.trapezoid(local * p_mated, centers))
+    return Unlinkability(d_sys, local, centers)

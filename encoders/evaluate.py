@@ -1,0 +1,420 @@
+"""The full evaluation behind ``hash-envs encoders run``: train, identify, verify, attack.
+
+Protocol (closed set): every identity's samples are split 70/30 into enrolment/training
+and test samples (seeded). The client encoder is trained by the hashmap exchange on the
+training samples of all identities; the server enrols with the training hashmaps and is
+scored on the test hashmaps. References: the same network trained with cross-entropy on
+raw biometrics, logistic regression on raw features, PCA and BioHashing.
+
+Attacks: the attacker has the client-side encoder (it ships to every client) and
+biometrics of their own: all samples of half of the identities when there are >= 20, the
+victims being the test samples of the other half; with fewer identities (digits: 10
+classes shared by everyone) the attacker holds the training samples and the victims are
+the test samples.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from encoders import attacks
+from encoders import data as data_lib
+from encoders.biohash import BioHash
+from encoders.contrastive import HashmapKey, TrainConfig, encode, make_encoder, train_encoder
+from encoders.server import (
+    Roc,
+    ServerDiscriminator,
+    pair_scores,
+    predict_identities,
+    roc_eer,
+    templates,
+    train_raw_classifier,
+    verification_scores,
+)
+
+__all__ = ["EvalConfig", "run_evaluation", "to_markdown", "write_report"]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    dataset: str = "synthetic"
+    n_identities: int = 100
+    dim: int = 64
+    epochs: int = 30
+    losses: tuple[Literal["supcon", "contrastive"], ...] = ("supcon", "contrastive")
+    test_fraction: float = 0.3
+    pgd_eps: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1)
+    pgd_attempts: int = 200
+    pgd_steps: int = 40
+    inversion_epochs: int = 60
+    quantize_levels: int = 4
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> EvalConfig:
+        """A smoke-test size: a few epochs and attempts, seconds instead of minutes."""
+        sizes = {"epochs": 2, "pgd_attempts": 20, "pgd_steps": 5, "inversion_epochs": 3}
+        return cls(**(sizes | overrides))
+
+
+def _keys(ids: np.ndarray, base: int) -> dict[int, int]:
+    """Per-identity key seeds of one application (``base`` separates applications)."""
+    return {int(u): base * 1_000_003 + int(u) for u in ids}
+
+
+def run_evaluation(
+    config: EvalConfig, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Run everything; returns a JSON-ready dict (arrays for the plots under ``_plots``)."""
+    torch.manual_seed(config.seed)
+    full = data_lib.load(config.dataset, n_identities=config.n_identities, seed=config.seed)
+    train, test = data_lib.split_per_identity(full, config.test_fraction, config.seed)
+    ids = np.unique(full.y)
+    out: dict[str, Any] = {
+        "config": asdict(config),
+        "data": {
+            "name": full.name,
+            "samples": len(full),
+            "identities": len(ids),
+            "sample_shape": list(full.sample_shape),
+            "train": len(train),
+            "test": len(test),
+        },
+    }
+
+    # --- encoders (one per loss) and the server ---------------------------------------
+    encoders, identification = {}, {}
+    for loss in config.losses:
+        progress(f"training the {loss} encoder")
+        encoder = make_encoder(train, config.dim, config.seed)
+        cfg = TrainConfig(
+            epochs=config.epochs,
+            clients_per_step=min(16, max(2, len(ids) // 2)),
+            loss=loss,
+            seed=config.seed,
+        )
+        start = time.perf_counter()
+        history = train_encoder(encoder, train, cfg)
+        seconds = time.perf_counter() - start
+        server = ServerDiscriminator().fit(encode(encoder, train.x), train.y)
+        identification[f"hashmap ({loss})"] = {
+            "accuracy": server.accuracy(encode(encoder, test.x), test.y),
+            "train_seconds": seconds,
+            "first_loss": history.losses[0],
+            "last_loss": history.losses[-1],
+        }
+        encoders[loss] = encoder
+    encoder = encoders[config.losses[0]]
+    progress("training the raw-biometric references")
+    start = time.perf_counter()
+    raw_model = train_raw_classifier(train, epochs=config.epochs, seed=config.seed)
+    identification["raw, same network + cross-entropy"] = {
+        "accuracy": float(np.mean(predict_identities(raw_model, test.x) == test.y)),
+        "train_seconds": time.perf_counter() - start,
+    }
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(C=10.0, max_iter=3000))
+    logistic.fit(train.flat(), train.y)
+    identification["raw, logistic regression"] = {
+        "accuracy": float(logistic.score(test.flat(), test.y))
+    }
+    out["identification"] = identification
+
+    # --- verification: templates from training samples, test samples as probes ---------
+    progress("verification and keys")
+    h_train, h_test = encode(encoder, train.x), encode(encoder, test.x)
+    pca = PCA(config.dim, random_state=config.seed).fit(train.flat())
+    biohash = BioHash(min(config.dim, train.flat().shape[1])).fit(train.flat())
+    reps = {
+        "hashmap": (h_train, h_test, "cosine"),
+        "raw": (train.flat(), test.flat(), "cosine"),
+        "PCA": (pca.transform(train.flat()), pca.transform(test.flat()), "cosine"),
+        "BioHash, one token for all": (
+            biohash.transform(train.flat(), 0),
+            biohash.transform(test.flat(), 0),
+            "hamming",
+        ),
+    }
+    rocs: dict[str, Roc] = {}
+    for name, (enrol, probe, metric) in reps.items():
+        rocs[name] = roc_eer(*verification_scores(enrol, train.y, probe, test.y, metric))
+    keyed = {
+        "hashmap + key": (
+            h_train,
+            h_test,
+            lambda h, k: HashmapKey(config.dim, k).apply(h),
+            "cosine",
+        ),
+        "BioHash": (train.flat(), test.flat(), biohash.transform, "hamming"),
+    }
+    keys, new_keys = _keys(ids, 1), _keys(ids, 2)
+    stolen: dict[str, dict[str, float]] = {}
+    for name, (enrol, probe, transform, metric) in keyed.items():
+        row = {}
+        for scenario in ("own-key", "stolen-key"):
+            roc = roc_eer(
+                *attacks.keyed_verification(
+                    enrol, train.y, probe, test.y, transform, metric, keys, scenario
+                )
+            )
+            rocs[f"{name}, {scenario}"] = roc
+            row[f"eer_{scenario}"] = roc.eer
+        # Revocation: templates enrolled under the old keys, genuine probes re-issued keys.
+        threshold = rocs[f"{name}, own-key"].threshold_at_far(0.01)
+        genuine_new = []
+        for u in ids:
+            enrol_u = transform(enrol[train.y == u], keys[int(u)])
+            _, temp = templates(enrol_u, train.y[train.y == u], metric)
+            probe_u = transform(probe[test.y == u], new_keys[int(u)])
+            genuine_new.append(pair_scores(probe_u, temp, metric)[:, 0])
+        row["old_template_accepts_new_key"] = float(
+            np.mean(np.concatenate(genuine_new) >= threshold)
+        )
+        mated, non_mated = attacks.linkage_scores(
+            probe, test.y, transform, metric, keys, new_keys, seed=config.seed
+        )
+        row["d_sys"] = attacks.unlinkability(mated, non_mated).d_sys
+        row["linkage_pairs"] = [len(mated), len(non_mated)]
+        stolen[name] = row
+    out["verification_eer"] = {name: roc.eer for name, roc in rocs.items()}
+    out["keys"] = stolen
+
+    # --- inversion -------------------------------------------------------------------
+    progress("inversion attacks")
+    if len(ids) >= 20:
+        attacker_ids = ids[: len(ids) // 2]
+        attacker = full.subset(np.flatnonzero(np.isin(full.y, attacker_ids)))
+        victims = test.subset(np.flatnonzero(~np.isin(test.y, attacker_ids)))
+        split = f"attacker holds all samples of identities 0..{len(attacker_ids) - 1}"
+    else:
+        attacker, victims = train, test
+        split = "attacker holds the training samples, victims are the test samples"
+    identify = lambda x: predict_identities(raw_model, x)  # noqa: E731
+    h_victim = encode(encoder, victims.x)
+    h_victim_keyed = np.empty_like(h_victim)  # under the victims' secret keys
+    for u in np.unique(victims.y):
+        rows = victims.y == u
+        h_victim_keyed[rows] = HashmapKey(config.dim, keys[int(u)]).apply(h_victim[rows])
+    codes = {
+        "raw": (attacker.flat(), victims.flat()),
+        "PCA": (pca.transform(attacker.flat()), pca.transform(victims.flat())),
+        "BioHash (token stolen)": (
+            biohash.transform(attacker.flat(), 0),
+            biohash.transform(victims.flat(), 0),
+        ),
+        "hashmap (key known)": (encode(encoder, attacker.x), h_victim),
+        "hashmap (key unknown)": (encode(encoder, attacker.x), h_victim_keyed),
+    }
+    inversion, recon = {}, {}
+    for name, (attacker_codes, victim_codes) in codes.items():
+        result = attacks.inversion_attack(
+            attacker_codes,
+            attacker.x,
+            victim_codes,
+            victims.x,
+            victims.y,
+            identify,
+            epochs=config.inversion_epochs,
+            seed=config.seed,
+        )
+        inversion[name] = {"mse": result.mse, "identification_rate": result.identification_rate}
+        recon[name] = result.reconstructions[:8]
+    out["inversion"] = {
+        "split": split,
+        "attacker_samples": len(attacker),
+        "victim_samples": len(victims),
+        "judge_accuracy_on_clean_victims": float(np.mean(identify(victims.x) == victims.y)),
+        "chance": 1 / len(ids),
+        "results": inversion,
+    }
+
+    # --- PGD impersonation -------------------------------------------------------------
+    progress("PGD impersonation")
+    rng = np.random.default_rng(config.seed)
+    pick = rng.choice(len(test), size=min(config.pgd_attempts, len(test)), replace=False)
+    sources, source_y = test.x[pick], test.y[pick]
+    target_y = (source_y + rng.integers(1, len(ids), size=len(pick))) % len(ids)
+    temp_ids, temps = templates(h_train, train.y, "cosine")
+    target_temps = temps[np.searchsorted(temp_ids, target_y)]
+    threshold = rocs["hashmap"].threshold_at_far(0.01)
+    image = full.kind == "image"
+    defended = torch.nn.Sequential(attacks.Quantize(config.quantize_levels), encoder)
+    adaptive = torch.nn.Sequential(attacks.Quantize(config.quantize_levels, True), encoder)
+    pgd = []
+    for eps in config.pgd_eps:
+        row: dict[str, float] = {"eps": eps}
+        views = {"no defence": (encoder, encoder)}
+        if image:
+            views["quantize, attacker ignores it"] = (encoder, defended)
+            views["quantize, adaptive (BPDA)"] = (adaptive, defended)
+        for label, (attack_model, deployed) in views.items():
+            adv = attacks.pgd_impersonation(
+                attack_model,
+                sources,
+                target_temps,
+                eps,
+                steps=config.pgd_steps,
+                clip=(0, 1) if image else None,
+                seed=config.seed,
+            )
+            with torch.no_grad():
+                h_adv = deployed(torch.from_numpy(adv)).numpy()
+            row[label] = float(np.mean(np.sum(h_adv * target_temps, axis=1) >= threshold))
+        pgd.append(row)
+    out["pgd"] = {
+        "attempts": len(pick),
+        "steps": config.pgd_steps,
+        "threshold": "cosine at FAR = 1% on clean verification",
+        "results": pgd,
+    }
+    if image:
+        with torch.no_grad():
+            hq_train = defended(torch.from_numpy(train.x)).numpy()
+            hq_test = defended(torch.from_numpy(test.x)).numpy()
+        out["pgd"]["clean_eer_with_quantize"] = roc_eer(
+            *verification_scores(hq_train, train.y, hq_test, test.y)
+        ).eer
+
+    out["_plots"] = {
+        "rocs": rocs,
+        "hashmaps": (h_test, test.y),
+        "originals": victims.x[:8],
+        "reconstructions": recon,
+        "image": image,
+    }
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The report's tables (identification, verification/keys, inversion, PGD)."""
+    cfg, d = result["config"], result["data"]
+    lines = [
+        f"Data: {d['name']}, {d['identities']} identities, {d['samples']} samples of shape "
+        f"{tuple(d['sample_shape'])} ({d['train']} enrolment/training, {d['test']} test); "
+        f"seed {cfg['seed']}; {cfg['epochs']} epochs; hashmap dimension {cfg['dim']}.",
+        "",
+        "| identification (test samples) | accuracy | training time (s) |",
+        "|---|---|---|",
+    ]
+    for name, row in result["identification"].items():
+        seconds = f"{row['train_seconds']:.0f}" if "train_seconds" in row else ""
+        lines.append(f"| {name} | {_pct(row['accuracy'])} | {seconds} |")
+    lines += ["", "| verification | EER |", "|---|---|"]
+    for name, eer in result["verification_eer"].items():
+        lines.append(f"| {name} | {_pct(eer)} |")
+    lines += [
+        "",
+        "| keyed scheme | EER, impostor uses own key | EER, stolen key | old template "
+        "accepts re-issued key (FAR 1%) | D↔sys between two keys |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in result["keys"].items():
+        lines.append(
+            f"| {name} | {_pct(row['eer_own-key'])} | {_pct(row['eer_stolen-key'])} | "
+            f"{_pct(row['old_template_accepts_new_key'])} | {row['d_sys']:.3f} |"
+        )
+    inv = result["inversion"]
+    lines += [
+        "",
+        f"Inversion: {inv['split']} ({inv['attacker_samples']} samples); "
+        f"{inv['victim_samples']} victim samples; the judge (raw-biometric network) "
+        f"identifies {_pct(inv['judge_accuracy_on_clean_victims'])} of the clean victim "
+        f"samples; chance {_pct(inv['chance'])}.",
+        "",
+        "| inverted template | reconstruction MSE | victims identified from reconstruction |",
+        "|---|---|---|",
+    ]
+    for name, row in inv["results"].items():
+        lines.append(f"| {name} | {row['mse']:.4f} | {_pct(row['identification_rate'])} |")
+    pgd = result["pgd"]
+    labels = [k for k in pgd["results"][0] if k != "eps"]
+    lines += [
+        "",
+        f"PGD impersonation: {pgd['attempts']} attempts (test sample -> random other "
+        f"identity's template), success = {pgd['threshold']}; L-inf, {pgd['steps']} steps.",
+        "",
+        "| eps | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+    ]
+    for row in pgd["results"]:
+        lines.append(f"| {row['eps']} | " + " | ".join(_pct(row[k]) for k in labels) + " |")
+    if "clean_eer_with_quantize" in pgd:
+        lines += [
+            "",
+            f"Clean verification EER with the quantize defence in front of the encoder: "
+            f"{_pct(pgd['clean_eer_with_quantize'])} (without: "
+            f"{_pct(result['verification_eer']['hashmap'])}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: dict[str, Any], out: str | Path) -> list[Path]:
+    """Write ``results.json``, ``report.md`` and the plots (ROC curves, a 2-D PCA of the
+    test hashmaps, reconstructions beside originals) into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = result["_plots"]
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, roc in plots["rocs"].items():
+        ax.plot(roc.fpr, roc.tpr, label=f"{name} (EER {_pct(roc.eer)})")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.legend(fontsize=6)
+    paths.append(out / "roc.png")
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+    h, y = plots["hashmaps"]
+    shown = np.isin(y, np.unique(y)[:10])
+    xy = PCA(2).fit_transform(h[shown])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(xy[:, 0], xy[:, 1], c=y[shown], cmap="tab10", s=12)
+    ax.set_title("test hashmaps of 10 identities (PCA to 2-D)")
+    paths.append(out / "hashmaps_2d.png")
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+    if plots["image"]:
+        rows = {"original": plots["originals"], **plots["reconstructions"]}
+        n = len(plots["originals"])
+        fig, axes = plt.subplots(len(rows), n, figsize=(n, len(rows) * 1.1), squeeze=False)
+        for r, (name, images) in enumerate(rows.items()):
+            for c in range(n):
+                axes[r, c].imshow(np.clip(images[c, 0], 0, 1), cmap="gray", vmin=0, vmax=1)
+                axes[r, c].set_xticks([])
+                axes[r, c].set_yticks([])
+            axes[r, 0].set_ylabel(name, fontsize=6, rotation=0, ha="right")
+        paths.append(out / "reconstructions.png")
+        fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+        plt.close(fig)
+
+    public = {k: v for k, v in result.items() if not k.startswith("_")}
+    paths.append(out / "results.json")
+    paths[-1].write_text(json.dumps(public, indent=2) + "\n")
+    paths.append(out / "report.md")
+    paths[-1].write_text("# Neural hashmaps: evaluation\n\n" + to_markdown(result))
+    return paths
