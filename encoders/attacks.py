@@ -3,6 +3,7 @@
 1. :func:`inversion_attack`: train a decoder from templates back to biometrics on data
    the attacker holds; report the reconstruction error on victims and how often a
    classifier trained on raw biometrics names the right victim from the reconstruction.
+   :func:`gradient_masquerade` inverts by gradient descent on the input instead.
 2. :func:`pgd_impersonation`: projected gradient descent on the (public, client-side)
    encoder so that an attacker's input yields a hashmap close to a target's template;
    :class:`Quantize` is a feature-squeezing defence, attacked with and without a
@@ -31,6 +32,7 @@ __all__ = [
     "InversionResult",
     "Quantize",
     "Unlinkability",
+    "gradient_masquerade",
     "inversion_attack",
     "keyed_verification",
     "linkage_scores",
@@ -85,8 +87,9 @@ def inversion_attack(
     seed: int = 0,
 ) -> InversionResult:
     """Train a :class:`Decoder` on the attacker's ``(code, biometric)`` pairs, then invert
-    the victims' codes. ``identify`` maps biometrics (shaped like ``victim_x``) to
-    identities; the attacker's biometrics must not include the victims' test samples."""
+     the victims' codes; :func:`gradient_masquerade` inverts by gradient descent on the
+    input instead. ``identify`` maps biometrics (shaped like ``victim_x``) to
+     identities; the attacker's biometrics must not include the victims' test samples."""
     attacker_codes = np.asarray(attacker_codes, dtype=np.float32)
     victim_codes = np.asarray(victim_codes, dtype=np.float32)
     if attacker_codes.ndim != 2 or len(attacker_codes) != len(attacker_x):
@@ -120,6 +123,36 @@ def inversion_attack(
     mse = float(np.mean((recon - victim_x) ** 2))
     rate = float(np.mean(identify(recon.astype(np.float32)) == victim_y))
     return InversionResult(mse, rate, recon)
+
+
+def gradient_masquerade(
+    model: nn.Module,
+    targets: np.ndarray,
+    start: np.ndarray,
+    steps: int = 200,
+    lr: float = 0.05,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> np.ndarray:
+    """Inversion without a decoder: starting from ``start`` (e.g. the attacker's mean
+    biometric), Adam on the input until its hashmap matches each row of ``targets``.
+    Needs only the (public) encoder and a victim's hashmap; the result is a synthetic
+    input the server may accept as the victim (a masquerade), whether or not it looks
+    like the victim's biometric."""
+    target = F.normalize(torch.from_numpy(np.asarray(targets, dtype=np.float32)), dim=1)
+    base = torch.from_numpy(np.asarray(start, dtype=np.float32))
+    if tuple(base.shape) != tuple(model.input_shape):
+        raise ValueError(f"start must have shape {tuple(model.input_shape)}, got {base.shape}")
+    x = base.expand(len(target), *base.shape).clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    model.eval()
+    for _ in range(steps):
+        inputs = x.clamp(*clip) if clip is not None else x
+        loss = -F.cosine_similarity(model(inputs), target, dim=1).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    out = x.detach().clamp(*clip) if clip is not None else x.detach()
+    return out.numpy()
 
 
 class Quantize(nn.Module):

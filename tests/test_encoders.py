@@ -327,6 +327,20 @@ def test_pgd_moves_hashmaps_towards_the_target(trained: dict) -> None:
     assert np.array_equal(attacks.pgd_impersonation(encoder, x, target, eps=0.0), x)
 
 
+def test_gradient_masquerade_forges_an_input_for_a_hashmap(trained: dict) -> None:
+    encoder, train, test = trained["encoder"], trained["train"], trained["test"]
+    first = np.unique(test.y, return_index=True)[1]
+    victims = encode(encoder, test.x[first])
+    start = train.x.mean(0)
+    before = np.sum(encode(encoder, start[None]) * victims, axis=1)
+    forged = attacks.gradient_masquerade(encoder, victims, start, steps=60)
+    assert forged.shape == test.x[first].shape and forged.min() >= 0 and forged.max() <= 1
+    after = np.sum(encode(encoder, forged) * victims, axis=1)
+    assert after.min() > 0.9 and before.mean() < 0.5
+    with pytest.raises(ValueError, match="start must have shape"):
+        attacks.gradient_masquerade(encoder, victims, start[0])
+
+
 def test_quantize_masks_gradients_unless_straight_through() -> None:
     x = torch.tensor([0.1, 0.4, 0.6, 0.9], requires_grad=True)
     out = attacks.Quantize(levels=2)(x)
@@ -369,3 +383,26 @@ def test_cli_quick_run_writes_the_report(tmp_path, capsys) -> None:
 def test_cli_reports_bad_arguments(capsys) -> None:
     assert cli.main(["run", "--identities", "1", "--quick", "--no-progress"]) == 2
     assert "n_identities must be >= 2" in capsys.readouterr().err
+
+
+def test_seed_summary_script(tmp_path, capsys) -> None:
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    try:
+        script = importlib.import_module("encoders_eval")
+    finally:
+        sys.path.pop(0)
+    args = ["--datasets", "synthetic-vector", "--identities", "20", "--seeds", "0", "1"]
+    assert script.main([*args, "--quick", "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "synthetic-vector (20 ids, 2 seeds)" in summary
+    row = next(line for line in summary.splitlines() if "hashmap (supcon)" in line)
+    assert "±" in row
+    assert (tmp_path / "synthetic-vector-1" / "report.md").exists()
+    # A second call reads the saved runs instead of repeating them.
+    (tmp_path / "synthetic-vector-0" / "report.md").unlink()
+    assert script.main([*args, "--out", str(tmp_path)]) == 0
+    assert not (tmp_path / "synthetic-vector-0" / "report.md").exists()

@@ -1,0 +1,185 @@
+"""Neural hashmaps over several seeds: one ``hash-envs encoders run`` per data set and
+seed, then a summary table (mean and standard deviation over seeds) of the numbers the
+issue asks for.
+
+    python experiments/encoders_eval.py --datasets synthetic digits --seeds 0 1 2 \
+        --out results/encoders
+
+Each run's report, JSON and plots go to ``OUT/DATASET-SEED``; a run whose
+``results.json`` already exists there is read, not repeated (``--rerun`` forces it).
+The summary goes to ``OUT/summary.md`` and ``OUT/summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from encoders.evaluate import EvalConfig, run_evaluation, write_report
+
+#: (label, path into results.json, "%" or "f3")
+ROWS = [
+    ("identification, hashmap (supcon)", ("identification", "hashmap (supcon)", "accuracy"), "%"),
+    (
+        "identification, hashmap (Hadsell contrastive)",
+        ("identification", "hashmap (contrastive)", "accuracy"),
+        "%",
+    ),
+    (
+        "identification, raw: same network + cross-entropy",
+        ("identification", "raw, same network + cross-entropy", "accuracy"),
+        "%",
+    ),
+    (
+        "identification, raw: logistic regression",
+        ("identification", "raw, logistic regression", "accuracy"),
+        "%",
+    ),
+    (
+        "encoder training time, supcon (s)",
+        ("identification", "hashmap (supcon)", "train_seconds"),
+        "f0",
+    ),
+    ("verification EER, hashmap", ("verification_eer", "hashmap"), "%"),
+    ("verification EER, raw features", ("verification_eer", "raw"), "%"),
+    ("verification EER, PCA", ("verification_eer", "PCA"), "%"),
+    ("EER hashmap + key, impostor's own key", ("keys", "hashmap + key", "eer_own-key"), "%"),
+    ("EER hashmap + key, stolen key", ("keys", "hashmap + key", "eer_stolen-key"), "%"),
+    (
+        "EER BioHash of raw, own token",
+        ("keys", "BioHash of raw features", "eer_own-key"),
+        "%",
+    ),
+    (
+        "EER BioHash of raw, stolen token",
+        ("keys", "BioHash of raw features", "eer_stolen-key"),
+        "%",
+    ),
+    ("EER BioHash of hashmaps, own token", ("keys", "BioHash of hashmaps", "eer_own-key"), "%"),
+    (
+        "EER BioHash of hashmaps, stolen token",
+        ("keys", "BioHash of hashmaps", "eer_stolen-key"),
+        "%",
+    ),
+    (
+        "old template accepts re-issued key (hashmap, FAR 1%)",
+        ("keys", "hashmap + key", "old_template_accepts_new_key"),
+        "%",
+    ),
+    ("D↔sys, hashmap + two keys", ("keys", "hashmap + key", "d_sys"), "f3"),
+    ("D↔sys, BioHash of raw, two tokens", ("keys", "BioHash of raw features", "d_sys"), "f3"),
+    ("D↔sys, BioHash of hashmaps, two tokens", ("keys", "BioHash of hashmaps", "d_sys"), "f3"),
+]
+INVERSION = [
+    "raw",
+    "PCA",
+    "BioHash of raw features (token stolen)",
+    "hashmap (key known)",
+    "hashmap (key unknown)",
+    "hashmap (key known), gradient masquerade",
+]
+
+
+def _get(result: dict, path: tuple[str, ...]) -> float:
+    for key in path:
+        result = result[key]
+    return float(result)
+
+
+def _cell(values: list[float], fmt: str) -> str:
+    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    if fmt == "%":
+        return f"{100 * mean:.1f}% ± {100 * sd:.1f}"
+    if fmt == "f0":
+        return f"{mean:.0f} ± {sd:.0f}"
+    return f"{mean:.3f} ± {sd:.3f}"
+
+
+def summarize(results: dict[str, list[dict]]) -> str:
+    datasets = list(results)
+    header = "| | " + " | ".join(
+        f"{d} ({results[d][0]['data']['identities']} ids, {len(results[d])} seeds)"
+        for d in datasets
+    )
+    lines = [header + " |", "|---" * (len(datasets) + 1) + "|"]
+    rows = list(ROWS)
+    for name in INVERSION:
+        rows.append(
+            (f"inversion MSE, {name}", ("inversion", "results", name, "mse"), "f3"),
+        )
+        rows.append(
+            (
+                f"victims identified from inversion, {name}",
+                ("inversion", "results", name, "identification_rate"),
+                "%",
+            )
+        )
+        rows.append(
+            (
+                f"server accepts inversion as the victim, {name}",
+                ("inversion", "results", name, "server_accepts"),
+                "%",
+            )
+        )
+    rows.append(
+        ("inversion judge on clean victims", ("inversion", "judge_accuracy_on_clean_victims"), "%")
+    )
+    for label, path, fmt in rows:
+        cells = [_cell([_get(r, path) for r in results[d]], fmt) for d in datasets]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for eps_index, eps in enumerate(results[datasets[0]][0]["config"]["pgd_eps"]):
+        for view in ("no defence", "quantize, attacker ignores it", "quantize, adaptive (BPDA)"):
+            cells = [
+                _cell([r["pgd"]["results"][eps_index][view] for r in results[d]], "%")
+                if view in results[d][0]["pgd"]["results"][eps_index]
+                else ""
+                for d in datasets
+            ]
+            lines.append(
+                f"| PGD impersonation success, eps {eps}, {view} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["synthetic", "digits"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--identities", type=int, default=100)
+    parser.add_argument("--out", default="results/encoders")
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--rerun", action="store_true", help="repeat runs that already exist")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    results: dict[str, list[dict]] = {}
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            run_dir = out / f"{dataset}-{seed}"
+            if (run_dir / "results.json").exists() and not args.rerun:
+                result = json.loads((run_dir / "results.json").read_text())
+            else:
+                start = time.perf_counter()
+                make = EvalConfig.quick if args.quick else EvalConfig
+                config = make(dataset=dataset, n_identities=args.identities, seed=seed)
+                tag = f"{dataset} seed {seed}"
+                result = run_evaluation(config, lambda m, tag=tag: print(f"{tag}: {m}"))
+                write_report(result, run_dir)
+                print(f"{dataset} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+                result = json.loads((run_dir / "results.json").read_text())
+            results.setdefault(dataset, []).append(result)
+    table = summarize(results)
+    print(table)
+    (out / "summary.md").write_text(table)
+    (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
