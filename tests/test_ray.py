@@ -20,6 +20,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.
 pytest.importorskip("ray.rllib", reason="RLlib is not installed: pip install -e '.[ray]'")
 
 import torch  # noqa: E402
+from ray.rllib.connectors.env_to_module import FlattenObservations  # noqa: E402
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
 
 import hash_envs  # noqa: E402, F401
 from agents.artifact import load_hash  # noqa: E402
@@ -30,6 +32,11 @@ from hash_envs import corpus  # noqa: E402
 from hash_envs.cli import main  # noqa: E402
 from hash_envs.distributed import ClusterUnreachableError, RayTrackExecutor, connect  # noqa: E402
 from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard  # noqa: E402
+
+# RLlib re-registers its gym wrapper id each time an algorithm builds an env in this process.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*Overriding environment rllib-single-agent-env-v0:UserWarning"
+)
 
 STATELESS = "hash_envs/StatelessHash-v0"
 ENV_KWARGS = {"corpus": "web2", "n_words": 20, "n_bins": 20, "pool_size": 20, "max_len": 28}
@@ -100,6 +107,33 @@ def test_ppo_on_env_runners_exports_the_policy_argmax(tmp_path: Path, web2: list
 
     with pytest.raises(ValueError, match="stateless env"):
         RLlibPolicyHash(module, *env_spaces("hash_envs/TableAwareHash-v0", ENV_KWARGS))
+
+
+def test_bytes_encoding_export_matches_the_flattened_one_hot_input(web2: list[str]) -> None:
+    """RLlib one-hots ``MultiDiscrete`` words with FlattenObservations; the hash must agree."""
+    kwargs = {**ENV_KWARGS, "encoding": "bytes"}
+    algo = train(build_config("ppo", STATELESS, kwargs, algo_kwargs=PPO_KWARGS), 1)
+    try:
+        module = algo.get_module()
+    finally:
+        algo.stop()
+    observation_space, action_space = env_spaces(STATELESS, kwargs)
+    hash_fn = RLlibPolicyHash(module, observation_space, action_space)
+    words = web2[:500]
+    episodes = [
+        SingleAgentEpisode(
+            observations=[obs], observation_space=observation_space, action_space=action_space
+        )
+        for obs in hash_fn.encoder.encode(words)
+    ]
+    FlattenObservations(observation_space, action_space)(
+        rl_module=None, batch={}, episodes=episodes, explore=False, shared_data={}
+    )
+    flat = np.stack([episode.get_observations(0) for episode in episodes]).astype(np.float32)
+    assert flat.shape == (500, 256 * 28)
+    with torch.no_grad():
+        logits = module.forward_inference({"obs": torch.from_numpy(flat)})["action_dist_inputs"]
+    np.testing.assert_array_equal(hash_fn.hash_many(words), logits.argmax(dim=1).numpy())
 
 
 def test_cli_rllib_artifact_loads(cli_artifact: Path) -> None:
