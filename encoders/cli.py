@@ -30,12 +30,15 @@ def run_command(args: argparse.Namespace) -> int:
         losses=tuple(args.losses),
         seed=args.seed,
     )
-    stages = len(config.losses) + 5
+    stages = len(config.losses) + 4  # encoders, references, keys, inversion, PGD
     with tqdm(total=stages, disable=args.no_progress, desc="encoders") as bar:
+        started = []
 
         def progress(message: str) -> None:
+            """Called as each stage starts: the previous one is done."""
             bar.set_postfix_str(message)
-            bar.update(0 if bar.n == 0 and message.startswith("training the") else 1)
+            bar.update(1 if started else 0)
+            started.append(message)
 
         result = run_evaluation(config, progress)
         bar.update(stages - bar.n)

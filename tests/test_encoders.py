@@ -20,7 +20,14 @@ from encoders.contrastive import (
     supervised_contrastive_loss,
     train_encoder,
 )
-from encoders.data import BiometricDataset, digits, load, split_per_identity, synthetic
+from encoders.data import (
+    BiometricDataset,
+    digits,
+    load,
+    olivetti,
+    split_per_identity,
+    synthetic,
+)
 from encoders.server import (
     ServerDiscriminator,
     pair_scores,
@@ -89,6 +96,15 @@ def test_digits_is_offline_and_has_ten_identities() -> None:
     data = digits()
     assert data.x.shape == (1797, 1, 8, 8) and data.n_identities == 10
     assert data.x.max() == 1.0
+
+
+def test_olivetti_comes_only_from_the_cache() -> None:
+    try:
+        data = olivetti()
+    except FileNotFoundError as err:  # never downloaded from here
+        assert "fetch_olivetti_faces" in str(err)
+    else:
+        assert data.x.shape == (400, 1, 64, 64) and data.n_identities == 40
 
 
 def test_bad_inputs_give_clear_errors() -> None:
