@@ -20,7 +20,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from model_hashing.ged import delete_nodes, ged_matrix
-from model_hashing.graph import merge_layers, node_features, onnx_to_graph
+from model_hashing.graph import OP_TYPES, merge_layers, node_features, onnx_to_graph
 from model_hashing.zoo import PAPER_MODELS, export_zoo_model
 
 
@@ -144,6 +144,7 @@ class ModelZooDataset(InMemoryDataset):
 
 
 def _digest(models: dict[str, str]) -> str:
-    """Short stable digest of the model list, so different zoos get different cache files."""
-    text = ";".join(f"{k}={v}" for k, v in models.items())
+    """Short stable digest of the model list and the feature layout, so a different zoo or
+    operator vocabulary gets its own cache files."""
+    text = ";".join(f"{k}={v}" for k, v in models.items()) + "|" + ",".join(OP_TYPES)
     return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -10,7 +10,8 @@ generator":
 2. ONNX shape inference gives every tensor's shape;
 3. one graph node per layer. Bookkeeping nodes are not layers and are dropped:
    ``Constant``, ``Identity`` (bypassed: the exporter uses it to share equal-valued
-   weights) and the shape arithmetic that dynamic reshapes compute (nodes all of whose
+   weights), ``QuantizeLinear``/``DequantizeLinear`` (bypassed: a QDQ-quantised copy has
+   the same layers) and the shape arithmetic that dynamic reshapes compute (nodes all of whose
    outputs are integer tensors, e.g. ``Shape -> Gather -> Concat`` feeding a ``Reshape``);
 4. per node: FLOPs and parameter count from the shapes, counted as torchvision counts
    them for its published "GFLOPS" and "params" (multiply-accumulates of Conv,
@@ -71,8 +72,6 @@ OP_TYPES: tuple[str, ...] = (
     "Erf",
     "Sqrt",
     "Pow",
-    "QuantizeLinear",
-    "DequantizeLinear",
     "Conv+ReLU",
     "Conv+BN",
     "Conv+BN+ReLU",
@@ -102,6 +101,7 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
     "LayerNormalization": (1, 2),
     "PRelu": (1,),
 }
+_TRANSPARENT = ("Identity", "QuantizeLinear", "DequantizeLinear")
 _INT_TYPES = {
     onnx.TensorProto.INT8,
     onnx.TensorProto.INT16,
@@ -261,10 +261,11 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     if unknown:
         shapes.update(_runtime_shapes(model, unknown))
 
-    # Identity only renames a tensor: follow it back to its source.
+    # Identity only renames a tensor, and a (De)QuantizeLinear pair only changes its number
+    # format: follow them back to the source, so a quantised copy keeps its layer graph.
     alias: dict[str, str] = {}
     for node in graph.node:
-        if node.op_type == "Identity":
+        if node.op_type in _TRANSPARENT:
             alias[node.output[0]] = node.input[0]
 
     def resolve(name: str) -> str:
@@ -277,7 +278,7 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     initializers = {init.name for init in graph.initializer}
     data_use: set[str] = set()
     for node in graph.node:
-        if node.op_type in ("Identity", "Constant"):
+        if node.op_type in _TRANSPARENT or node.op_type == "Constant":
             continue
         if node.input and node.input[0]:
             data_use.add(resolve(node.input[0]))
@@ -286,7 +287,7 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     g = nx.DiGraph()
     producer: dict[str, int] = {}
     for node in graph.node:
-        if node.op_type in ("Identity", "Constant"):
+        if node.op_type in _TRANSPARENT or node.op_type == "Constant":
             continue
         if node.output and all(out in int_tensors for out in node.output if out):
             continue  # shape arithmetic

@@ -3,7 +3,7 @@
 Three GCN layers (256/128/64) each followed by SimGNN-style attention pooling; the three
 graph vectors are concatenated (448) and mapped through FC 348 -> 256 (the embedding)
 -> 128 -> Q. ``tanh`` relaxes the code during training; :meth:`HNNNet.codes` takes its
-sign. A classification head on the embedding predicts the model family.
+sign. A classification head on the embedding predicts the source model (or family).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ class AttentionPooling(nn.Module):
 
 
 class HNNNet(nn.Module):
-    """Graph -> relaxed Q-bit code in (-1, 1)^Q and family logits.
+    """Graph -> relaxed Q-bit code in (-1, 1)^Q and class logits.
 
     Args:
         in_dim: node feature size (:data:`model_hashing.graph.N_FEATURES`).
         n_bits: code length Q.
-        n_classes: number of families for the classification head.
+        n_classes: number of classes of the classification head.
         gcn_dims: widths of the GCN layers.
     """
 

@@ -61,27 +61,3 @@ def retrieval_metrics(
         "f1": float(f1.mean()),
         "map": float(ap.mean()),
     }
-
-
-def radius_metrics(
-    query_codes: np.ndarray,
-    query_labels: np.ndarray,
-    db_codes: np.ndarray,
-    db_labels: np.ndarray,
-    radius: int = 2,
-) -> dict[str, float]:
-    """Mean precision, recall and F1 of a hash-table lookup: everything within Hamming
-    ``radius`` is returned (precision 0 when nothing is)."""
-    within = hamming_distances(query_codes, db_codes) <= radius
-    relevant = np.asarray(db_labels)[None, :] == np.asarray(query_labels)[:, None]
-    hits = (within & relevant).sum(axis=1)
-    returned, n_relevant = within.sum(axis=1), relevant.sum(axis=1)
-    precision = np.divide(hits, returned, out=np.zeros(len(hits)), where=returned > 0)
-    recall = np.divide(hits, n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(len(hits)), where=denom > 0)
-    return {
-        "precision": float(precision.mean()),
-        "recall": float(recall.mean()),
-        "f1": float(f1.mean()),
-    }

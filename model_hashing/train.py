@@ -6,7 +6,8 @@ Loss ``alpha * L_topo + beta * L_class + gamma * L_quant`` (paper: 10, 10, 0.2):
   equal ``1 - min(GED, R) / R``. For binary codes ``h . h' / Q = 1 - 2 d_H / Q``, so a copy
   with no edits gets Hamming distance 0 and a pair R or more edits apart gets Q / 2, the
   distance of unrelated random codes.
-* ``L_class``: cross-entropy of the family head.
+* ``L_class``: cross-entropy of the classification head (source model by default: a copy
+  should be told apart from its siblings, e.g. ResNet-18 from ResNet-34).
 * ``L_quant``: ``mean((|h| - 1)^2)`` pulls the relaxed codes to +-1, so that taking the sign
   at test time changes little.
 
@@ -42,8 +43,12 @@ class TrainConfig:
     beta: float = 10.0
     gamma: float = 0.2
     seed: int = 0
+    #: what the classification head predicts: the source ``"model"`` or its ``"family"``
+    label: str = "model"
 
     def __post_init__(self) -> None:
+        if self.label not in ("model", "family"):
+            raise ValueError(f"label must be 'model' or 'family', got {self.label!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (the topology loss needs pairs)")
         if self.epochs < 0 or self.n_bits <= 0:
@@ -111,7 +116,8 @@ def train_hnn(
             batch = Batch.from_data_list([data[i] for i in idx])
             relaxed, logits = net(batch.x, batch.edge_index, batch.batch, len(idx))
             sub = target[torch.as_tensor(idx)][:, torch.as_tensor(idx)]
-            loss, parts = hnn_loss(relaxed, logits, batch.y.view(-1), sub, config)
+            labels = (batch.model if config.label == "model" else batch.y).view(-1)
+            loss, parts = hnn_loss(relaxed, logits, labels, sub, config)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -146,7 +152,7 @@ def encode(net: HNNNet, data: Sequence[Data], chunk: int = 64) -> np.ndarray:
 
 
 def save_checkpoint(
-    net: HNNNet, path: str | Path, families: Sequence[str], merged: bool, config: TrainConfig
+    net: HNNNet, path: str | Path, classes: Sequence[str], merged: bool, config: TrainConfig
 ) -> None:
     """Weights plus what is needed to hash a new model the same way."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +160,7 @@ def save_checkpoint(
         {
             "state_dict": net.state_dict(),
             "in_dim": net.convs[0].in_channels,
-            "families": list(families),
+            "classes": list(classes),
             "merged": merged,
             "config": asdict(config),
         },
@@ -169,8 +175,8 @@ def load_checkpoint(path: str | Path) -> tuple[HNNNet, dict]:
         raise ValueError(f"no HNN-Net checkpoint at {path}")
     try:
         payload = torch.load(path, weights_only=True)
-        meta = {k: payload[k] for k in ("in_dim", "families", "merged", "config")}
-        net = HNNNet(meta["in_dim"], meta["config"]["n_bits"], len(meta["families"]))
+        meta = {k: payload[k] for k in ("in_dim", "classes", "merged", "config")}
+        net = HNNNet(meta["in_dim"], meta["config"]["n_bits"], len(meta["classes"]))
         net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{path} is not an HNN-Net checkpoint ({err})") from None

@@ -39,7 +39,7 @@ def tiny_onnx(tmp_path_factory) -> str:
 
 def test_checkpoint_round_trip(checkpoint: str, tmp_path) -> None:
     net, meta = load_checkpoint(checkpoint)
-    assert net.n_bits == 16 and meta["families"] == ["a", "b", "c"] and meta["merged"]
+    assert net.n_bits == 16 and meta["classes"] == ["a", "b", "c"] and meta["merged"]
     bad = tmp_path / "bad.pt"
     torch.save({"something": 1}, bad)
     with pytest.raises(ValueError, match="not an HNN-Net checkpoint"):
