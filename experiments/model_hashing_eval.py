@@ -1,11 +1,13 @@
 """Rebuild the HNN-Net retrieval table (issue #7): ``python experiments/model_hashing_eval.py
---out results/model_hashing [--epochs N]``. Same as ``hash-envs model-hash reproduce``."""
+--out results/model_hashing [--epochs N]``. Same as ``hash-envs model-hash reproduce``: the
+merged-data Q = 32 HNN-Net also becomes the index's default checkpoint."""
 
 from __future__ import annotations
 
 import argparse
 
 from model_hashing.evaluate import run_evaluation
+from model_hashing.index import default_checkpoint
 
 
 def main() -> None:
@@ -24,6 +26,7 @@ def main() -> None:
         k=args.k,
         seed=args.seed,
         root=args.root,
+        checkpoint=default_checkpoint(),
     )
     print(f"total {result['total_seconds']} s; wrote {args.out}/results.json and table.md")
 
