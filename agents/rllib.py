@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import ray
 from gymnasium import spaces
 from ray.rllib.algorithms import Algorithm, AlgorithmConfig
 from ray.rllib.algorithms.appo import APPOConfig
@@ -42,6 +43,7 @@ from ray.tune.registry import register_env
 from torch import nn
 
 from agents.policy_hash import HashNetwork, PolicyHash
+from hash_envs.distributed import connect
 from hash_envs.encoding import WordEncoder
 from hash_envs.hashing import HashFunction
 
@@ -139,16 +141,37 @@ def build_config(
         raise ValueError(f"bad --algo-kwargs for RLlib {algo}: {err}") from None
 
 
+def _check_cpus(config: AlgorithmConfig) -> None:
+    """Refuse a configuration the cluster cannot place: Ray would wait for it silently."""
+    per_learner = config.num_cpus_per_learner
+    if per_learner == "auto":
+        per_learner = 0 if config.num_gpus_per_learner else 1
+    needed = (
+        config.num_env_runners * config.num_cpus_per_env_runner + config.num_learners * per_learner
+    )
+    available = ray.cluster_resources().get("CPU", 0)
+    if needed > available:
+        raise ValueError(
+            f"{config.algo_class.__name__} with {config.num_env_runners} env runner(s) and "
+            f"{config.num_learners} learner actor(s) needs {needed:g} CPUs, but the Ray "
+            f"cluster has {available:g}; lower --num-env-runners or add nodes "
+            "(`ray start --address=HEAD_IP:6379` on each)"
+        )
+
+
 def train(
     config: AlgorithmConfig, timesteps: int, *, log_path: str | Path | None = None
 ) -> Algorithm:
     """Build the algorithm and call ``train()`` until ``timesteps`` env steps were sampled.
 
     At least one iteration runs. With ``log_path``, one JSON line per iteration records
-    the sampled steps and the mean episode return (when an episode has finished).
+    the sampled steps and the mean episode return (when an episode has finished). Starts
+    a local Ray instance unless one is already connected.
     """
     if timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
+    connect()
+    _check_cpus(config)
     algo = config.build_algo()
     log = Path(log_path).open("w") if log_path is not None else None
     try:

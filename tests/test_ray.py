@@ -174,6 +174,9 @@ def test_bad_inputs_give_clear_errors(capsys: pytest.CaptureFixture[str]) -> Non
         build_config("a2c", STATELESS, ENV_KWARGS)
     with pytest.raises(ValueError, match="bad --algo-kwargs"):
         build_config("ppo", STATELESS, ENV_KWARGS, algo_kwargs={"no_such_setting": 1})
+    # APPO's learner actor takes a CPU too: 2 runners + 1 learner > the 2 CPUs here.
+    with pytest.raises(ValueError, match="needs 3 CPUs, but the Ray cluster has 2"):
+        train(build_config("appo", STATELESS, ENV_KWARGS, num_env_runners=2), 1)
 
 
 def test_tune_asha_sweep_writes_the_best_train_arguments(
