@@ -269,7 +269,7 @@ def linkage_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores an attacker gets by comparing templates of two applications, where every
     person holds key ``keys_a[u]`` in one and ``keys_b[u]`` in the other: ``(mated,
-    non_mated)`` for up to ``n_pairs`` random pairs each (mated: two *different* samples
+    non_mated)`` for ``n_pairs`` random pairs each (mated: two *different* samples
     of one person; non-mated: samples of two people)."""
     rng = np.random.default_rng(seed)
     t_a = np.empty(len(y), dtype=object)
@@ -279,20 +279,31 @@ def linkage_scores(
         t_a[rows] = list(transform(features[rows], keys_a[int(u)]))
         t_b[rows] = list(transform(features[rows], keys_b[int(u)]))
     t_a, t_b = np.stack(t_a), np.stack(t_b)
-    i = rng.integers(len(y), size=4 * n_pairs)
-    j = rng.integers(len(y), size=4 * n_pairs)
-    mated = (y[i] == y[j]) & (i != j)
-    non_mated = y[i] != y[j]
+    # Mated: sample k and another sample of the same person, drawn uniformly.
+    order = np.argsort(y, kind="stable")
+    ids, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
+    if counts.min() < 2 or len(ids) < 2:
+        raise ValueError("need >= 2 people with >= 2 samples each to score linkage")
+    position = np.empty(len(y), dtype=np.int64)
+    position[order] = np.arange(len(y)) - np.repeat(starts, counts)
+    k = rng.integers(len(y), size=n_pairs)
+    person = np.searchsorted(ids, y[k])
+    offset = rng.integers(1, counts[person])
+    mated = (k, order[starts[person] + (position[k] + offset) % counts[person]])
+    # Non-mated: two samples of two different people.
+    i, j = rng.integers(len(y), size=n_pairs), rng.integers(len(y), size=n_pairs)
+    while np.any(same := y[i] == y[j]):
+        j[same] = rng.integers(len(y), size=int(same.sum()))
 
-    def scores(mask: np.ndarray) -> np.ndarray:
-        a, b = i[mask][:n_pairs], j[mask][:n_pairs]
+    def scores(pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        a, b = pairs
         if metric == "cosine":
             an = t_a[a] / np.maximum(np.linalg.norm(t_a[a], axis=1, keepdims=True), 1e-12)
             bn = t_b[b] / np.maximum(np.linalg.norm(t_b[b], axis=1, keepdims=True), 1e-12)
             return np.sum(an * bn, axis=1)
         return np.mean(t_a[a] == t_b[b], axis=1)
 
-    return scores(mated), scores(non_mated)
+    return scores(mated), scores((i, j))
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def test_keys_make_hashmaps_unlinkable() -> None:
         return HashmapKey(32, k).apply(x)
 
     mated, non_mated = attacks.linkage_scores(h, y, transform, "cosine", keys_a, keys_b)
-    assert attacks.unlinkability(mated, non_mated).d_sys < 0.15
+    assert attacks.unlinkability(mated, non_mated).d_sys < 0.1  # the target
     # One key for everyone: the same person's hashmaps link at once.
     mated, non_mated = attacks.linkage_scores(h, y, transform, "cosine", keys_a, keys_a)
     assert attacks.unlinkability(mated, non_mated).d_sys > 0.9
