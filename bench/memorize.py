@@ -46,7 +46,9 @@ def _load() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
-def run_one(seed: int, budget_s: float, threads: int, artifact: Path, draws: int) -> dict:
+def run_one(
+    seed: int, budget_s: float, threads: int, artifact: Path, draws: int, net_arch: list[int]
+) -> dict:
     """Train and evaluate one seed in this process (the parent starts one per seed)."""
     imports_start = time.perf_counter()
     import numpy as np
@@ -66,7 +68,7 @@ def run_one(seed: int, budget_s: float, threads: int, artifact: Path, draws: int
     words = corpus.load(ENV_KWARGS["corpus"])
     # encode to the corpus's longest word, so the hash accepts every word (cf. hash-envs train)
     env_kwargs = {**ENV_KWARGS, "max_len": max_encoded_len(words)}
-    agent = EpisodePG(ENV_ID, env_kwargs, seed=seed)
+    agent = EpisodePG(ENV_ID, env_kwargs, net_arch=net_arch, seed=seed)
     setup_s = time.perf_counter() - start
     curve: list[tuple[float, int, int]] = []
 
@@ -109,6 +111,8 @@ def run_one(seed: int, budget_s: float, threads: int, artifact: Path, draws: int
     held_out = metrics.collisions_per_row(unseen_bins[picks])
     return {
         "seed": seed,
+        "net_arch": net_arch,
+        "n_parameters": hash_fn.network.n_parameters,
         "threads": threads,
         "budget_s": budget_s,
         "reached_zero": collisions == 0,
@@ -143,7 +147,9 @@ def to_markdown(report: dict) -> str:
     cfg = report["config"]
     lines += [
         "",
-        f"EpisodePG defaults on {ENV_ID} ({json.dumps(ENV_KWARGS)}); "
+        f"EpisodePG defaults, hidden layers {cfg['net_arch']} "
+        f"({report['runs'][0]['n_parameters']:,} parameters), on {ENV_ID} "
+        f"({json.dumps(ENV_KWARGS)}); "
         f"torch.set_num_threads({cfg['threads']}); budget {cfg['budget_s']:.0f} s; "
         f"random-1000 over {cfg['draws']} draws (a random function: {RANDOM_MEAN}); "
         f"{report['environment']['cpus']} CPUs.",
@@ -157,13 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per run")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--draws", type=int, default=1000, help="random-1000 draws")
+    parser.add_argument(
+        "--net-arch",
+        type=int,
+        nargs="+",
+        default=[256],
+        help="EpisodePG hidden layer widths (default: its default, 256)",
+    )
     parser.add_argument("--out", default="results/bench")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--artifact", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:  # one seed, in a fresh interpreter
-        result = run_one(args.child, args.budget, args.threads, Path(args.artifact), args.draws)
+        result = run_one(
+            args.child, args.budget, args.threads, Path(args.artifact), args.draws, args.net_arch
+        )
         print(json.dumps(result))
         return 0
 
@@ -183,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.threads),
                 "--draws",
                 str(args.draws),
+                "--net-arch",
+                *map(str, args.net_arch),
                 "--artifact",
                 str(Path(tmp) / f"seed{seed}.onnx"),
             ]
@@ -203,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             "env_id": ENV_ID,
             "env_kwargs": ENV_KWARGS,
             "agent": "EpisodePG defaults",
+            "net_arch": args.net_arch,
             "threads": args.threads,
             "budget_s": args.budget,
             "draws": args.draws,

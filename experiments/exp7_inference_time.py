@@ -28,11 +28,19 @@ def main(argv: Sequence[str] | None = None):
     p = common.parser("Inference time of a PolicyHash vs builtin hash() (paper experiment 7)")
     p.add_argument("--words", type=int, default=None, help="words timed (default 300,000)")
     p.add_argument("--repeats", type=int, default=None, help="interleaved runs (default 5)")
+    p.add_argument(
+        "--small-arch",
+        type=int,
+        nargs="+",
+        default=[32],
+        help="hidden widths of the smallest EpisodePG network that memorises 1,000 words "
+        "(bench/memorize.py --net-arch; default 32)",
+    )
     run = common.Run.start(__file__, p, argv)
     import gymnasium as gym
     import torch
 
-    from agents import PG, PolicyHash, load_hash
+    from agents import PG, EpisodePG, PolicyHash, load_hash
     from agents.policy_hash import score_words
     from hash_envs.leaderboard import _builtin_hash_bins, _time
 
@@ -53,10 +61,27 @@ def main(argv: Sequence[str] | None = None):
         policy_kwargs={"net_arch": {"pi": common.PAPER_ARCH, "vf": []}},
     )
     torch_hash = PolicyHash(model, name="paper-mlp-2x300")
+    # Inference cost depends on the architecture, not on the weights, so an untrained
+    # network of the smallest memorising shape times the same as a trained one.
+    small = EpisodePG(
+        common.STATELESS,
+        {
+            "corpus": run.args.corpus,
+            "n_words": 1000,
+            "n_bins": 1000,
+            "encoding": "bytes",
+            "max_len": max_len,
+        },
+        net_arch=tuple(run.args.small_arch),
+        seed=run.args.seed,
+    )
+    small_hash = PolicyHash(small.policy, name="episode-pg-small")
+    small_label = "×".join(map(str, run.args.small_arch))
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = torch_hash.export_onnx(Path(tmp) / "paper_mlp.onnx")
         onnx_hash = load_hash(onnx_path)
         onnx_bytes = onnx_path.stat().st_size
+        small_onnx = load_hash(small_hash.export_onnx(Path(tmp) / "small.onnx"))
 
     def float32_bins(batch: list[str]) -> np.ndarray:
         """The same layers in float32 (context only: near-ties may flip the argmax)."""
@@ -73,6 +98,8 @@ def main(argv: Sequence[str] | None = None):
         "PolicyHash via torch": torch_hash.hash_many,
         "PolicyHash via ONNX (onnxruntime)": onnx_hash.hash_many,
         "same network in float32 (torch, context)": float32_bins,
+        f"smallest memorising net ({small_label} sine, bytes) via torch": small_hash.hash_many,
+        f"smallest memorising net ({small_label} sine, bytes) via ONNX": small_onnx.hash_many,
     }
     agree = bool(
         np.array_equal(torch_hash.hash_many(sample[:2000]), onnx_hash.hash_many(sample[:2000]))
@@ -134,6 +161,8 @@ def main(argv: Sequence[str] | None = None):
     f32_ms = med["same network in float32 (torch, context)"]
     r_torch, r_onnx = ratio["PolicyHash via torch"], ratio["PolicyHash via ONNX (onnxruntime)"]
     r_f32 = ratio["same network in float32 (torch, context)"]
+    r_small_torch = ratio[f"smallest memorising net ({small_label} sine, bytes) via torch"]
+    r_small_onnx = ratio[f"smallest memorising net ({small_label} sine, bytes) via ONNX"]
     report.paper_vs_ours(
         [
             ["neural hash, 300k words", "4,988 ms", f"{torch_ms * scale:,.0f} ms (torch), "
@@ -146,6 +175,10 @@ def main(argv: Sequence[str] | None = None):
              ")"],
             ["float32 forward (context)", "—", f"{f32_ms * scale:,.0f} ms, {r_f32:.0f}×",
              "the same layers without the float64 argmax"],
+            [f"smallest memorising net ({small_label}), ratio to hash()", "—",
+             f"{r_small_torch:.0f}× (torch), {r_small_onnx:.0f}× (ONNX)",
+             f"{small_hash.network.n_parameters:,} parameters; memorises 1,000 Moby words "
+             f"(`bench/memorize.py --net-arch {' '.join(map(str, run.args.small_arch))}`)"],
         ]
     )  # fmt: skip
     report.bullets(
