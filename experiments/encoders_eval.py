@@ -96,6 +96,8 @@ def _cell(values: list[float], fmt: str) -> str:
     mean, sd = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     if fmt == "%":
         return f"{100 * mean:.1f}% ± {100 * sd:.1f}"
+    if fmt == "f4":
+        return f"{mean:.4f} ± {sd:.4f}"
     if fmt == "f0":
         return f"{mean:.0f} ± {sd:.0f}"
     return f"{mean:.3f} ± {sd:.3f}"
@@ -111,7 +113,7 @@ def summarize(results: dict[str, list[dict]]) -> str:
     rows = list(ROWS)
     for name in INVERSION:
         rows.append(
-            (f"inversion MSE, {name}", ("inversion", "results", name, "mse"), "f3"),
+            (f"inversion MSE, {name}", ("inversion", "results", name, "mse"), "f4"),
         )
         rows.append(
             (
@@ -147,6 +149,42 @@ def summarize(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def linkage_vs_people(
+    people: list[int], n_identities: int, seeds: list[int], quick: bool = False
+) -> str:
+    """D<->sys of keyed hashmaps as a function of how many people the scores come from:
+    every person's two keys are one fixed rotation, so each person's mated scores sit
+    near one value and a small population gives a lumpy mated histogram."""
+    from encoders import attacks
+    from encoders.contrastive import HashmapKey, TrainConfig, encode, make_encoder, train_encoder
+    from encoders.data import load, split_per_identity
+
+    rows = {n: [] for n in people}
+    for seed in seeds:
+        data = load("synthetic", n_identities=n_identities, seed=seed)
+        train, test = split_per_identity(data, 0.3, seed)
+        encoder = make_encoder(train, 64, seed)
+        train_encoder(encoder, train, TrainConfig(epochs=2 if quick else 30, seed=seed))
+        h = encode(encoder, test.x)
+        rng = np.random.default_rng(seed)
+        for n in people:
+            chosen = rng.choice(n_identities, size=n, replace=False)
+            rows_n = np.isin(test.y, chosen)
+            mated, non_mated = attacks.linkage_scores(
+                h[rows_n],
+                test.y[rows_n],
+                lambda x, k: HashmapKey(64, k).apply(x),
+                "cosine",
+                {int(u): 1_000_003 + int(u) for u in chosen},
+                {int(u): 2_000_006 + int(u) for u in chosen},
+                seed=seed,
+            )
+            rows[n].append(attacks.unlinkability(mated, non_mated).d_sys)
+    lines = ["| people | D↔sys, hashmap + two keys |", "|---|---|"]
+    lines += [f"| {n} | {_cell(v, 'f3')} |" for n, v in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["synthetic", "digits"])
@@ -154,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identities", type=int, default=100)
     parser.add_argument("--out", default="results/encoders")
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument(
+        "--people-sweep",
+        nargs="+",
+        type=int,
+        help="also write linkage_vs_people.md: D↔sys of synthetic keyed hashmaps from "
+        "this many people (subsets of --identities)",
+    )
     parser.add_argument("--rerun", action="store_true", help="repeat runs that already exist")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -178,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     (out / "summary.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.people_sweep:
+        sweep = linkage_vs_people(args.people_sweep, args.identities, args.seeds, args.quick)
+        print(sweep)
+        (out / "linkage_vs_people.md").write_text(sweep)
     return 0
 
 

@@ -411,8 +411,8 @@ def test_seed_summary_script(tmp_path, capsys) -> None:
         script = importlib.import_module("encoders_eval")
     finally:
         sys.path.pop(0)
-    args = ["--datasets", "synthetic-vector", "--identities", "20", "--seeds", "0", "1"]
-    assert script.main([*args, "--quick", "--out", str(tmp_path)]) == 0
+    args = ["--datasets", "synthetic-vector", "--identities", "20", "--quick"]
+    assert script.main([*args, "--seeds", "0", "1", "--out", str(tmp_path)]) == 0
     summary = (tmp_path / "summary.md").read_text()
     assert "synthetic-vector (20 ids, 2 seeds)" in summary
     row = next(line for line in summary.splitlines() if "hashmap (supcon)" in line)
@@ -420,5 +420,8 @@ def test_seed_summary_script(tmp_path, capsys) -> None:
     assert (tmp_path / "synthetic-vector-1" / "report.md").exists()
     # A second call reads the saved runs instead of repeating them.
     (tmp_path / "synthetic-vector-0" / "report.md").unlink()
-    assert script.main([*args, "--out", str(tmp_path)]) == 0
+    sweep = ["--seeds", "0", "--people-sweep", "5", "20"]
+    assert script.main([*args, *sweep, "--out", str(tmp_path)]) == 0
     assert not (tmp_path / "synthetic-vector-0" / "report.md").exists()
+    rows = (tmp_path / "linkage_vs_people.md").read_text().splitlines()
+    assert rows[2].startswith("| 5 | ") and rows[3].startswith("| 20 | ")
