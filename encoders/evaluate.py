@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -211,7 +212,7 @@ def run_evaluation(
     else:
         attacker, victims = train, test
         split = "attacker holds the training samples, victims are the test samples"
-    identify = lambda x: predict_identities(raw_model, x)  # noqa: E731
+    identify = partial(predict_identities, raw_model)  # the judge of reconstructions
     h_victim = encode(encoder, victims.x)
     h_victim_keyed = np.empty_like(h_victim)  # under the victims' secret keys
     for u in np.unique(victims.y):

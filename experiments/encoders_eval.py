@@ -164,7 +164,8 @@ def linkage_vs_people(
         data = load("synthetic", n_identities=n_identities, seed=seed)
         train, test = split_per_identity(data, 0.3, seed)
         encoder = make_encoder(train, 64, seed)
-        train_encoder(encoder, train, TrainConfig(epochs=2 if quick else 30, seed=seed))
+        config = TrainConfig(epochs=2 if quick else 30, loss="supcon", seed=seed)
+        train_encoder(encoder, train, config)  # the encoder the evaluation attacks
         h = encode(encoder, test.x)
         rng = np.random.default_rng(seed)
         for n in people:
