@@ -5,9 +5,11 @@ biometric and sends only the resulting hashmap (a unit-length embedding). The en
 trained with a contrastive loss (Hadsell, Chopra & LeCun 2006): a client's own samples
 are pulled together, and pushed at least ``margin`` away from the hashmaps of *other*
 clients, which the server sends down. The client never sees another person's biometric,
-only their (detached) hashmaps; :func:`train_encoder` runs exactly that exchange, with the
-server's bank of latest hashmaps as the source of negatives. A supervised-contrastive
-loss (Khosla et al. 2020) over the same batch and bank is the alternative objective.
+only their (detached) hashmaps; :func:`train_encoder` runs exactly that exchange, with
+the hashmaps the other clients sent in the same round as extra negatives. The
+supervised-contrastive loss (Khosla et al. 2020) over the same batch and received
+hashmaps is the default objective: on the synthetic set with 100 people it identifies
+98.6% of test samples against 86.6% for Hadsell's loss (docs/encoders.md).
 
 A per-user secret :class:`HashmapKey` (a seeded random orthogonal matrix) is applied to
 the hashmap before it leaves the client. Rotations keep distances, so matching under one
@@ -194,7 +196,7 @@ class TrainConfig:
     clients_per_step: int = 16
     samples_per_client: int = 4
     lr: float = 2e-3
-    loss: Literal["contrastive", "supcon"] = "contrastive"
+    loss: Literal["contrastive", "supcon"] = "supcon"
     margin: float = 1.0
     temperature: float = 0.1
     seed: int = 0

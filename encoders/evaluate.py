@@ -51,6 +51,10 @@ __all__ = ["EvalConfig", "run_evaluation", "to_markdown", "write_report"]
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """Sizes of one evaluation run. One encoder is trained per entry of ``losses``; the
+    first is the one the server, the keys and the attacks use. ``pgd_eps`` are L-inf
+    budgets on inputs in [0, 1]; ``quantize_levels`` is the defence's grey levels."""
+
     dataset: str = "synthetic"
     n_identities: int = 100
     dim: int = 64
