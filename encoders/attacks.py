@@ -242,7 +242,6 @@ def keyed_verification(
             for u in ids
         ]
     )
-    genuine, impostor = [], []
     if scenario == "own-key":
         own = np.empty((len(probes), temps.shape[1]), dtype=temps.dtype)
         for u in np.unique(probe_y):
@@ -250,6 +249,7 @@ def keyed_verification(
         scores = pair_scores(own, temps, metric)
         same = probe_y[:, None] == ids[None, :]
         return scores[same], scores[~same]
+    genuine, impostor = [], []
     for col, u in enumerate(ids):
         scores = pair_scores(transform(probes, keys[int(u)]), temps[col : col + 1], metric)[:, 0]
         genuine.append(scores[probe_y == u])
