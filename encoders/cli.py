@@ -30,7 +30,8 @@ def run_command(args: argparse.Namespace) -> int:
         losses=tuple(args.losses),
         seed=args.seed,
     )
-    stages = len(config.losses) + 4  # encoders, references, keys, inversion, PGD
+    # encoders, references, keys, inversion, PGD (+ the adversarially trained encoder)
+    stages = len(config.losses) + 4 + (config.adversarial_eps > 0)
     with tqdm(total=stages, disable=args.no_progress, desc="encoders") as bar:
         started = []
 

@@ -199,11 +199,18 @@ class TrainConfig:
     loss: Literal["contrastive", "supcon"] = "supcon"
     margin: float = 1.0
     temperature: float = 0.1
+    adversarial_eps: float = 0.0
+    adversarial_steps: int = 3
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.loss not in ("contrastive", "supcon"):
             raise ValueError(f"loss must be 'contrastive' or 'supcon', got {self.loss!r}")
+        if self.adversarial_eps < 0 or self.adversarial_steps < 1:
+            raise ValueError(
+                f"need adversarial_eps >= 0 and adversarial_steps >= 1, got "
+                f"{self.adversarial_eps}, {self.adversarial_steps}"
+            )
         if self.epochs < 1 or self.clients_per_step < 2 or self.samples_per_client < 2:
             raise ValueError(
                 "need epochs >= 1, clients_per_step >= 2 and samples_per_client >= 2, got "
@@ -262,8 +269,12 @@ def train_encoder(
                 [rng.choice(by_identity[c], config.samples_per_client) for c in trained]
             )
             encoder.train()
-            z = encoder(x_all[index])
+            x = x_all[index]
             y = y_all[index]
+            if config.adversarial_eps > 0:
+                adv = _untargeted_pgd(encoder, x, config, data.kind == "image", rng)
+                x, y = torch.cat([x, adv]), torch.cat([y, y])
+            z = encoder(x)
             if config.loss == "contrastive":
                 loss = contrastive_loss(z, y, bank, bank_y, config.margin)
             else:
@@ -277,6 +288,32 @@ def train_encoder(
             progress(epoch, history.losses[-1])
     encoder.eval()
     return history
+
+
+def _untargeted_pgd(
+    encoder: nn.Module,
+    x: torch.Tensor,
+    config: TrainConfig,
+    clip: bool,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Adversarial training's inner step: L-inf PGD (random start) that pushes each
+    sample's hashmap away from its clean hashmap; the results join the batch as extra
+    positives of their own identity, so the encoder learns to keep them in place."""
+    eps, steps = config.adversarial_eps, config.adversarial_steps
+    encoder.eval()
+    with torch.no_grad():
+        clean = encoder(x)
+    noise = torch.from_numpy(rng.uniform(-eps, eps, size=x.shape).astype(np.float32))
+    delta = noise
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        adv = (x + delta).clamp(0, 1) if clip else x + delta
+        similarity = F.cosine_similarity(encoder(adv), clean, dim=1).sum()
+        (grad,) = torch.autograd.grad(similarity, delta)
+        delta = (delta.detach() - 2.5 * eps / steps * grad.sign()).clamp(-eps, eps)
+    encoder.train()
+    return ((x + delta).clamp(0, 1) if clip else x + delta).detach()
 
 
 class HashmapKey:

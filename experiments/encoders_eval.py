@@ -130,13 +130,40 @@ def summarize(results: dict[str, list[dict]]) -> str:
             )
         )
     rows.append(
+        (
+            "adversarially trained encoder: identification",
+            ("pgd", "adversarial_training", "identification_accuracy"),
+            "%",
+        )
+    )
+    rows.append(
+        (
+            "adversarially trained encoder: clean EER",
+            ("pgd", "adversarial_training", "clean_eer"),
+            "%",
+        )
+    )
+    rows.append(
+        (
+            "adversarially trained encoder: training time (s)",
+            ("pgd", "adversarial_training", "train_seconds"),
+            "f0",
+        )
+    )
+    rows.append(
         ("inversion judge on clean victims", ("inversion", "judge_accuracy_on_clean_victims"), "%")
     )
     for label, path, fmt in rows:
         cells = [_cell([_get(r, path) for r in results[d]], fmt) for d in datasets]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for eps_index, eps in enumerate(results[datasets[0]][0]["config"]["pgd_eps"]):
-        for view in ("no defence", "quantize, attacker ignores it", "quantize, adaptive (BPDA)"):
+        views = (
+            "no defence",
+            "quantize, attacker ignores it",
+            "quantize, adaptive (BPDA)",
+            "adversarial training",
+        )
+        for view in views:
             cells = [
                 _cell([r["pgd"]["results"][eps_index][view] for r in results[d]], "%")
                 if view in results[d][0]["pgd"]["results"][eps_index]

@@ -357,6 +357,27 @@ def test_gradient_masquerade_forges_an_input_for_a_hashmap(trained: dict) -> Non
         attacks.gradient_masquerade(encoder, victims, start[0])
 
 
+def test_adversarial_training_blunts_pgd_and_still_learns() -> None:
+    data = synthetic(8, 12, kind="vector", size=16, max_shift=0.0, seed=0)
+    train, test = split_per_identity(data, 0.3, seed=0)
+    first = np.unique(test.y, return_index=True)[1]
+    gains, accuracies = [], []
+    for eps in (0.0, 0.5):
+        encoder = make_encoder(train, dim=16, seed=0)
+        config = TrainConfig(epochs=15, clients_per_step=4, adversarial_eps=eps, seed=0)
+        train_encoder(encoder, train, config)
+        server = ServerDiscriminator().fit(encode(encoder, train.x), train.y)
+        accuracies.append(server.accuracy(encode(encoder, test.x), test.y))
+        h = encode(encoder, test.x[first])
+        target = np.roll(h, 1, axis=0)
+        adv = attacks.pgd_impersonation(encoder, test.x[first], target, 0.5, 20, clip=None)
+        gains.append(np.mean(np.sum((encode(encoder, adv) - h) * target, axis=1)))
+    assert accuracies[1] >= 0.75  # chance: 0.125
+    assert gains[1] < 0.7 * gains[0]  # the same attack moves robust hashmaps less
+    with pytest.raises(ValueError, match="adversarial_eps"):
+        TrainConfig(adversarial_eps=-0.1)
+
+
 def test_quantize_masks_gradients_unless_straight_through() -> None:
     x = torch.tensor([0.1, 0.4, 0.6, 0.9], requires_grad=True)
     out = attacks.Quantize(levels=2)(x)
