@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,8 +126,6 @@ def export_onnx(
     The TorchScript exporter (``dynamo=False``) is used because it keeps BatchNormalization
     as its own node when constant folding is off.
     """
-    import warnings
-
     model = model.eval()
     buffer = io.BytesIO()
     kwargs = {} if opset is None else {"opset_version": opset}
@@ -165,6 +164,18 @@ def load_onnx(source: str | Path | bytes | onnx.ModelProto) -> onnx.ModelProto:
         if not model.graph.node:
             raise ValueError(f"{label} is not an ONNX model (no graph nodes)")
     return model
+
+
+def _fix_input_dims(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy with symbolic input dimensions (a dynamic batch size, say) set to 1, so that
+    shape inference yields concrete sizes and FLOPs for models exported as dynamic."""
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for value in fixed.graph.input:
+        for dim in value.type.tensor_type.shape.dim:
+            if not dim.HasField("dim_value"):
+                dim.dim_value = 1
+    return fixed
 
 
 def _dims(value: onnx.ValueInfoProto) -> tuple[int, ...] | None:
@@ -239,7 +250,7 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     """The layer graph of an ONNX model: nodes ``0..n-1`` in ONNX order with attributes
     ``op``, ``name``, ``flops`` and ``params``; an edge for every tensor passed between layers.
     """
-    model = shape_inference.infer_shapes(load_onnx(source), data_prop=True)
+    model = shape_inference.infer_shapes(_fix_input_dims(load_onnx(source)), data_prop=True)
     graph = model.graph
     shapes: dict[str, tuple[int, ...] | None] = {}
     int_tensors: set[str] = set()

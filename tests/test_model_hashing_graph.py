@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import networkx as nx
 import numpy as np
 import onnx
@@ -148,3 +150,22 @@ def test_bad_inputs(tmp_path) -> None:
         load_onnx(b"")
     with pytest.raises(ValueError, match="unknown torchvision model"):
         build_model("resnet19")
+
+
+def test_dynamic_batch_export_gives_the_same_graph(tiny_graph: nx.DiGraph) -> None:
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        tiny_cnn().eval(),
+        (torch.zeros(1, 3, 8, 8),),
+        buffer,
+        dynamo=False,
+        export_params=True,
+        do_constant_folding=False,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "batch"}},
+    )
+    g = onnx_to_graph(buffer.getvalue())
+    assert ops(g) == ops(tiny_graph)
+    assert total_flops(g) == total_flops(tiny_graph)
+    assert total_params(g) == total_params(tiny_graph)
