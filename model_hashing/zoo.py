@@ -38,7 +38,6 @@ PAPER_MODELS: dict[str, str] = {
     "mobilenet_v2": "mobilenet",
     "googlenet": "googlenet",
 }
-FAMILIES: tuple[str, ...] = tuple(sorted(set(PAPER_MODELS.values())))
 
 # Models whose constructors run an expensive weight initialisation we do not need.
 _NO_INIT = {"googlenet", "inception_v3"}
