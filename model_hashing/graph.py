@@ -10,8 +10,11 @@ generator":
 2. ONNX shape inference gives every tensor's shape;
 3. one graph node per layer. Bookkeeping nodes are not layers and are dropped:
    ``Constant``, ``Identity`` (bypassed: the exporter uses it to share equal-valued
-   weights), ``QuantizeLinear``/``DequantizeLinear`` (bypassed: a QDQ-quantised copy has
-   the same layers) and the shape arithmetic that dynamic reshapes compute (nodes all of whose
+   weights), ``QuantizeLinear``/``DequantizeLinear``/``DynamicQuantizeLinear`` and ``Cast``
+   (bypassed: a quantised copy has the same layers; ``ConvInteger``/``MatMulInteger``
+   count as ``Conv``/``MatMul``, their rescaling ``Mul`` is bypassed), scalar arithmetic
+   (multiplying quantisation scales) and the shape arithmetic that dynamic reshapes
+   compute (nodes all of whose
    outputs are integer tensors, e.g. ``Shape -> Gather -> Concat`` feeding a ``Reshape``);
 4. per node: FLOPs and parameter count from the shapes, counted as torchvision counts
    them for its published "GFLOPS" and "params" (multiply-accumulates of Conv,
@@ -101,8 +104,12 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
     "InstanceNormalization": (1, 2),
     "LayerNormalization": (1, 2),
     "PRelu": (1,),
+    "ConvInteger": (1,),
+    "MatMulInteger": (1,),
 }
-_TRANSPARENT = ("Identity", "QuantizeLinear", "DequantizeLinear")
+_TRANSPARENT = ("Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast")
+# Integer kernels of dynamically quantised models are the same layers as their float ones.
+_CANONICAL = {"ConvInteger": "Conv", "MatMulInteger": "MatMul"}
 _INT_TYPES = {
     onnx.TensorProto.INT8,
     onnx.TensorProto.INT16,
@@ -265,7 +272,7 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     unknown = [
         out
         for node in graph.node
-        if node.op_type in _FLOP_OPS
+        if _CANONICAL.get(node.op_type, node.op_type) in _FLOP_OPS
         for out in node.output
         if out and shapes.get(out) is None
     ]
@@ -274,22 +281,37 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
 
     # Identity only renames a tensor, and a (De)QuantizeLinear pair only changes its number
     # format: follow them back to the source, so a quantised copy keeps its layer graph.
+    # The rescaling Mul by a scalar after an integer kernel (dynamic quantisation) is part
+    # of that kernel too.
     alias: dict[str, str] = {}
-    for node in graph.node:
-        if node.op_type in _TRANSPARENT:
-            alias[node.output[0]] = node.input[0]
+    integer_outputs: set[str] = set()
+    bypassed: set[int] = set()
 
     def resolve(name: str) -> str:
         while name in alias:
             name = alias[name]
         return name
 
+    for position, node in enumerate(graph.node):
+        if node.op_type in _TRANSPARENT:
+            alias[node.output[0]] = node.input[0]
+        elif node.op_type in _CANONICAL:
+            integer_outputs.add(node.output[0])
+        elif node.op_type == "Mul":
+            for data, scale in (node.input, reversed(node.input)):
+                scale_shape = shapes.get(scale)
+                if resolve(data) in integer_outputs and scale_shape is not None:
+                    if _prod(scale_shape) == 1:
+                        alias[node.output[0]] = data
+                        bypassed.add(position)
+                        break
+
     # A tensor is a weight when it is an initializer, or a graph input that no layer reads
     # as its data operand (with export_params=False the weights become graph inputs).
     initializers = {init.name for init in graph.initializer}
     data_use: set[str] = set()
-    for node in graph.node:
-        if node.op_type in _TRANSPARENT or node.op_type == "Constant":
+    for position, node in enumerate(graph.node):
+        if node.op_type in _TRANSPARENT or node.op_type == "Constant" or position in bypassed:
             continue
         if node.input and node.input[0]:
             data_use.add(resolve(node.input[0]))
@@ -297,14 +319,18 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
 
     g = nx.DiGraph()
     producer: dict[str, int] = {}
-    for node in graph.node:
-        if node.op_type in _TRANSPARENT or node.op_type == "Constant":
+    for position, node in enumerate(graph.node):
+        op = _CANONICAL.get(node.op_type, node.op_type)
+        if node.op_type in _TRANSPARENT or node.op_type == "Constant" or position in bypassed:
             continue
-        if node.output and all(out in int_tensors for out in node.output if out):
+        outputs = [out for out in node.output if out]
+        out_shapes = [shapes.get(name) for name in node.output]
+        if op not in _FLOP_OPS and outputs and all(out in int_tensors for out in outputs):
             continue  # shape arithmetic
+        if out_shapes and all(shape is not None and _prod(shape) == 1 for shape in out_shapes):
+            continue  # scalar arithmetic, e.g. multiplying quantisation scales
         inputs = [resolve(name) for name in node.input]
         in_shapes = [shapes.get(name) for name in inputs]
-        out_shapes = [shapes.get(name) for name in node.output]
         slots = _WEIGHT_INPUTS.get(node.op_type)
         params = 0
         for position, name in enumerate(inputs):
@@ -314,9 +340,9 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
         index = g.number_of_nodes()
         g.add_node(
             index,
-            op=node.op_type,
+            op=op,
             name=node.name or f"{node.op_type}_{index}",
-            flops=_node_flops(node.op_type, in_shapes, out_shapes),
+            flops=_node_flops(op, in_shapes, out_shapes),
             params=params,
         )
         for name in inputs:

@@ -6,6 +6,8 @@ Each transform returns the raw layer graph of the altered model:
 * ``opset-13``: re-exported at ONNX opset 13 instead of the exporter's default;
 * ``bn-folded``: exported with constant folding, which folds BatchNorm into the Conv;
 * ``qdq-quantised``: static int8 quantisation by onnxruntime in QDQ format;
+* ``dynamic-quantised``: onnxruntime's dynamic int8 quantisation (``ConvInteger``,
+  ``MatMulInteger``);
 * ``layer-added``: a fully connected layer appended after the classifier;
 * ``layer-removed``: one inner layer deleted from the graph (its inputs bridged);
 * ``channel-pruned``: 25% of the inner channels of every residual / fire / dense block
@@ -39,6 +41,7 @@ TRANSFORMS: tuple[str, ...] = (
     "opset-13",
     "bn-folded",
     "qdq-quantised",
+    "dynamic-quantised",
     "layer-added",
     "layer-removed",
     "channel-pruned",
@@ -62,6 +65,8 @@ def pirated_copy(name: str, transform: str, seed: int = 0) -> nx.DiGraph:
         return onnx_to_graph(_export(model, shape, params=False, fold=True))
     if transform == "qdq-quantised":
         return onnx_to_graph(_quantise(model, shape, seed))
+    if transform == "dynamic-quantised":
+        return onnx_to_graph(_quantise_dynamic(model, shape))
     if transform == "layer-added":
         return onnx_to_graph(export_onnx(nn.Sequential(model, nn.Linear(1000, 1000)), shape))
     if transform == "layer-removed":
@@ -107,6 +112,18 @@ def _quantise(model: nn.Module, shape: tuple[int, ...], seed: int) -> onnx.Model
             quantize_static(
                 src, dst, Reader(float_model.graph.input[0].name), quant_format=QuantFormat.QDQ
             )
+        return onnx.load(dst)
+
+
+def _quantise_dynamic(model: nn.Module, shape: tuple[int, ...]) -> onnx.ModelProto:
+    from onnxruntime.quantization import quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "dynamic.onnx"
+        src.write_bytes(_export(model, shape, params=True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(src, dst)
         return onnx.load(dst)
 
 
