@@ -9,13 +9,13 @@ generator":
    BatchNormalization into the preceding Conv in eval mode and the merge rules must see it;
 2. ONNX shape inference gives every tensor's shape;
 3. one graph node per layer. Bookkeeping nodes are not layers and are dropped:
-   ``Constant``, ``Identity`` (bypassed: the exporter uses it to share equal-valued
-   weights), ``QuantizeLinear``/``DequantizeLinear``/``DynamicQuantizeLinear`` and ``Cast``
-   (bypassed: a quantised copy has the same layers; ``ConvInteger``/``MatMulInteger``
-   count as ``Conv``/``MatMul``, their rescaling ``Mul`` is bypassed), scalar arithmetic
-   (multiplying quantisation scales) and the shape arithmetic that dynamic reshapes
-   compute (nodes all of whose
-   outputs are integer tensors, e.g. ``Shape -> Gather -> Concat`` feeding a ``Reshape``);
+   ``Constant``; ``Identity`` (bypassed: the exporter uses it to share equal-valued
+   weights); ``QuantizeLinear``, ``DequantizeLinear``, ``DynamicQuantizeLinear`` and
+   ``Cast`` (bypassed: a quantised copy has the same layers; ``ConvInteger`` and
+   ``MatMulInteger`` count as ``Conv`` and ``MatMul``, and their rescaling ``Mul`` and
+   bias ``Add`` are bypassed); scalar arithmetic (multiplying quantisation scales); and
+   the shape arithmetic that dynamic reshapes compute (nodes all of whose outputs are
+   integer tensors, e.g. ``Shape -> Gather -> Concat`` feeding a ``Reshape``);
 4. per node: FLOPs and parameter count from the shapes, counted as torchvision counts
    them for its published "GFLOPS" and "params" (multiply-accumulates of Conv,
    ConvTranspose, Gemm and MatMul; learnable tensors only, so BatchNorm's running
@@ -281,8 +281,12 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
 
     # Identity only renames a tensor, and a (De)QuantizeLinear pair only changes its number
     # format: follow them back to the source, so a quantised copy keeps its layer graph.
-    # The rescaling Mul by a scalar after an integer kernel (dynamic quantisation) is part
-    # of that kernel too.
+    # The rescaling Mul by a scalar and the bias Add after an integer kernel (dynamic
+    # quantisation) are part of that kernel too.
+    initializers = {init.name for init in graph.initializer}
+    # Tensors computed from initializers and constants alone (a reshaped bias, say) are
+    # constants too; the nodes computing them are not layers.
+    constants = set(initializers)
     alias: dict[str, str] = {}
     integer_outputs: set[str] = set()
     bypassed: set[int] = set()
@@ -295,20 +299,26 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     for position, node in enumerate(graph.node):
         if node.op_type in _TRANSPARENT:
             alias[node.output[0]] = node.input[0]
+        elif node.op_type == "Constant" or all(resolve(i) in constants for i in node.input if i):
+            constants.update(node.output)
+            bypassed.add(position)
         elif node.op_type in _CANONICAL:
             integer_outputs.add(node.output[0])
-        elif node.op_type == "Mul":
-            for data, scale in (node.input, reversed(node.input)):
-                scale_shape = shapes.get(scale)
-                if resolve(data) in integer_outputs and scale_shape is not None:
-                    if _prod(scale_shape) == 1:
-                        alias[node.output[0]] = data
-                        bypassed.add(position)
-                        break
+        elif node.op_type in ("Mul", "Add"):
+            for data, other in (node.input, reversed(node.input)):
+                if resolve(data) not in integer_outputs:
+                    continue
+                other_shape = shapes.get(other)
+                is_scale = other_shape is not None and _prod(other_shape) == 1
+                if (node.op_type == "Mul" and is_scale) or (
+                    node.op_type == "Add" and resolve(other) in constants
+                ):
+                    alias[node.output[0]] = data
+                    bypassed.add(position)
+                    break
 
     # A tensor is a weight when it is an initializer, or a graph input that no layer reads
     # as its data operand (with export_params=False the weights become graph inputs).
-    initializers = {init.name for init in graph.initializer}
     data_use: set[str] = set()
     for position, node in enumerate(graph.node):
         if node.op_type in _TRANSPARENT or node.op_type == "Constant" or position in bypassed:
