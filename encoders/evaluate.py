@@ -383,11 +383,17 @@ def _adversarial_training(
         )
         scores = np.sum(encode(robust, adv) * target, axis=1)
         row["adversarial training"] = float(np.mean(scores >= threshold))
+    # The masquerade has no budget: does adversarial training stop it?
+    forged = attacks.gradient_masquerade(
+        robust, target, train.x.mean(0), steps=config.masquerade_steps, clip=clip
+    )
+    masquerade = float(np.mean(np.sum(encode(robust, forged) * target, axis=1) >= threshold))
     return {
         "eps": config.adversarial_eps,
         "identification_accuracy": accuracy,
         "clean_eer": roc.eer,
         "train_seconds": seconds,
+        "masquerade_accepts": masquerade,
     }
 
 
@@ -466,7 +472,9 @@ def to_markdown(result: dict[str, Any]) -> str:
             f"Adversarial training (PGD eps {adv['eps']}, 3 steps, adversarial samples as "
             f"extra positives): identification {_pct(adv['identification_accuracy'])}, "
             f"clean verification EER {_pct(adv['clean_eer'])}, training "
-            f"{adv['train_seconds']:.0f} s.",
+            f"{adv['train_seconds']:.0f} s; the server accepts "
+            f"{_pct(adv['masquerade_accepts'])} of gradient masquerades aimed at the "
+            "PGD targets.",
         ]
     return "\n".join(lines) + "\n"
 

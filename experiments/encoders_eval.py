@@ -145,6 +145,13 @@ def summarize(results: dict[str, list[dict]]) -> str:
     )
     rows.append(
         (
+            "adversarially trained encoder: server accepts gradient masquerade",
+            ("pgd", "adversarial_training", "masquerade_accepts"),
+            "%",
+        )
+    )
+    rows.append(
+        (
             "adversarially trained encoder: training time (s)",
             ("pgd", "adversarial_training", "train_seconds"),
             "f0",
