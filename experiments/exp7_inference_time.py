@@ -32,9 +32,9 @@ def main(argv: Sequence[str] | None = None):
         "--small-arch",
         type=int,
         nargs="+",
-        default=[32],
+        default=[64],
         help="hidden widths of the smallest EpisodePG network that memorises 1,000 words "
-        "(bench/memorize.py --net-arch; default 32)",
+        "(bench/memorize.py --net-arch; default 64)",
     )
     run = common.Run.start(__file__, p, argv)
     import gymnasium as gym
