@@ -483,17 +483,6 @@ def substitution(contender: Contender, config: QualityConfig) -> TestResult:
     return _flip_result(flips, reps, config.alpha)
 
 
-def _expected_collisions(n: int, space: int) -> float:
-    """Collisions a uniformly random function into ``space`` outputs gives ``n`` keys.
-
-    For ``n`` far below ``space`` the birthday bound ``C(n, 2) / space`` is exact to
-    ~``n / space`` and avoids the cancellation in ``n - space (1 - (1 - 1/space)^n)``.
-    """
-    if n * 10**6 < space:
-        return n * (n - 1) / (2 * space)
-    return metrics.expected_collisions(n, space)
-
-
 def _distinct(digests: np.ndarray) -> int:
     rows = np.ascontiguousarray(digests).view(np.dtype((np.void, digests.shape[1])))
     return int(np.unique(rows).size)
@@ -504,7 +493,7 @@ def keyset_collisions(contender: Contender, keys: Sequence[str], alpha: float = 
     keys = list(keys)
     distinct = _distinct(contender.digest(keys))  # padding bits above the output are 0
     observed = len(keys) - distinct
-    expected = _expected_collisions(len(keys), contender.space)
+    expected = metrics.expected_collisions(len(keys), contender.space)
     p = float(stats.poisson.sf(observed - 1, expected)) if observed else 1.0
     passed = not (observed > 2 * expected and p < alpha)
     detail = {"keys": len(keys), "distinct": distinct, "expected": expected, "p": p}

@@ -82,9 +82,26 @@ def _p_empty(n: int, m: int, k: int) -> float:
 
 
 def expected_collisions(n_words: int, n_bins: int) -> float:
-    """Mean collisions of a uniformly random function: ``n - m (1 - (1 - 1/m)^n)``."""
+    """Mean collisions of a uniformly random function: ``n - m (1 - (1 - 1/m)^n)``.
+
+    When keys are far fewer than bins (e.g. 720 keys into 2^32 outputs, or digests of
+    thousands of bits) that difference cancels almost completely, so there it is summed
+    as the alternating series ``sum_k (-1)^k C(n, k) / m^(k-1)``, k >= 2, whose terms
+    shrink by a factor of at most ``n / m``.
+    """
     n, m = int(n_words), int(n_bins)
-    return n - m * (1.0 - _p_empty(n, m, 1))
+    if n < 2:
+        return 0.0
+    if m == 1:
+        return float(n - 1)
+    if 1000 * n >= m:
+        return n + m * math.expm1(n * math.log1p(-1.0 / m))
+    total, term, k = 0.0, n * (n - 1) / (2 * m), 2  # term = C(n, k) / m^(k-1)
+    while term > total * 1e-17 and k <= n:
+        total += term if k % 2 == 0 else -term
+        term *= (n - k) / ((k + 1) * m)
+        k += 1
+    return total
 
 
 def collisions_sd(n_words: int, n_bins: int) -> float:

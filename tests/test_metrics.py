@@ -87,6 +87,21 @@ def test_summarize_agrees_with_the_single_metrics() -> None:
 def test_expected_collisions_known_values() -> None:
     assert round(expected_collisions(1000, 1000), 2) == 367.70
     assert expected_collisions(1000, 1000) == pytest.approx(1000 * (1 - 1e-3) ** 1000)
+
+
+def test_expected_collisions_keeps_precision_for_few_keys_in_many_bins() -> None:
+    # birthday regime: C(n, 2) / m up to a relative O(n / m)
+    exact = 720 * 719 / 2 / 2**32 - 720 * 719 * 718 / 6 / 2**64  # next term: ~1e-19
+    assert expected_collisions(720, 2**32) == pytest.approx(exact, rel=1e-12, abs=0)
+    assert expected_collisions(2, 2**64) == pytest.approx(2.0**-64, rel=1e-12, abs=0)
+    assert expected_collisions(3, 2**2304) == 0.0  # below the smallest double, no overflow
+    # both branches agree where they meet (n = m / 1000)
+    assert expected_collisions(1000, 10**6) == pytest.approx(
+        1000 + 10**6 * math.expm1(1000 * math.log1p(-1e-6)), rel=1e-9, abs=0
+    )
+    assert expected_collisions(999, 10**6) < expected_collisions(1000, 10**6)
+    assert expected_collisions(5, 1) == 4.0
+    assert expected_collisions(0, 10) == 0.0
     assert expected_collisions(0, 10) == 0.0
     assert expected_collisions(1, 10) == pytest.approx(0.0, abs=1e-12)
     assert expected_collisions(7, 1) == 6.0  # every word after the first collides
