@@ -51,3 +51,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def words() -> list[str]:
     """A fresh copy of :data:`WORDS` (tests may modify it)."""
     return list(WORDS)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Small networks on 2 cores run many times faster on one intra-op thread than on the
+    default, and the tests' timings and results should not depend on the machine's core
+    count; restored at the end of the session."""
+    try:
+        import torch
+    except ImportError:  # the environment tests need no torch
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -23,15 +22,6 @@ from hash_envs import corpus
 from hash_envs.cli import main
 
 STATELESS, TABLE_AWARE = hash_envs.ENV_IDS
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks on 2 cores: one thread is many times faster (and deterministic)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

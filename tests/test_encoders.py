@@ -36,8 +36,6 @@ from encoders.server import (
     verification_scores,
 )
 
-torch.set_num_threads(1)
-
 
 def clustered_hashmaps(
     n_ids: int = 20,

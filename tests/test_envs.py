@@ -118,9 +118,7 @@ def test_sb3_check_env(env_id: str, encoding: str, words: list[str]) -> None:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_sb3_multi_input_policy_learns_on_table_aware(encoding: str, words: list[str]) -> None:
-    torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
-    torch.set_num_threads(1)
     env = gym.make(TABLE_AWARE, corpus=words, n_words=8, n_bins=8, encoding=encoding, max_len=16)
     model = sb3.PPO(
         "MultiInputPolicy", env, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu"

@@ -17,8 +17,6 @@ from model_hashing.ged import (
 )
 from model_hashing.zoo import zoo_graph
 
-torch.set_num_threads(1)
-
 
 def labelled(labels: list[str], edges: list[tuple[int, int]]) -> nx.DiGraph:
     g = nx.DiGraph()

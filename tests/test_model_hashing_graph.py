@@ -25,8 +25,6 @@ from model_hashing.graph import (
 )
 from model_hashing.zoo import build_model, export_zoo_model, published_stats
 
-torch.set_num_threads(1)
-
 
 def ops(g: nx.DiGraph) -> list[str]:
     return [g.nodes[n]["op"] for n in nx.topological_sort(g)]

@@ -13,8 +13,6 @@ from model_hashing.index import ModelHasher, ModelHashIndex, code_to_hex, hex_to
 from model_hashing.nn import HNNNet
 from model_hashing.train import TrainConfig, load_checkpoint, save_checkpoint
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> str:

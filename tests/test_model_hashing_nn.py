@@ -16,8 +16,6 @@ from model_hashing.nn import HNNNet
 from model_hashing.retrieval import hamming_distances, retrieval_metrics
 from model_hashing.train import TrainConfig, encode, hnn_loss, train_hnn
 
-torch.set_num_threads(1)
-
 
 def family_graph(family: int, n: int) -> nx.DiGraph:
     """Family 0: Conv-Relu chains (10^5 FLOPs); family 1: Gemm layers with skip edges."""

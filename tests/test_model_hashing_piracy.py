@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 
 import pytest
-import torch
 
 from model_hashing.cli import add_model_hash_parser
 from model_hashing.graph import total_flops, total_params
 from model_hashing.piracy import pirated_copy, prune_channels
 from model_hashing.zoo import build_model, zoo_graph
-
-torch.set_num_threads(1)
 
 
 def op_count(g, op: str) -> int:

@@ -46,12 +46,9 @@ PPO_KWARGS = {"train_batch_size_per_learner": 200, "minibatch_size": 100, "num_e
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield
     ray.shutdown()
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

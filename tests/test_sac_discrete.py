@@ -39,15 +39,6 @@ TEN_WORDS = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis", "ja
 SMALL = {"net_arch": [64, 64]}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small networks on few cores run fastest on one thread; restore the setting after."""
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
-
-
 def ten_word_env(**kwargs) -> gym.Env:
     return gym.make(STATELESS, corpus=TEN_WORDS, n_words=10, n_bins=10, pool_size=10, **kwargs)
 
