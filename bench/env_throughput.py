@@ -12,15 +12,14 @@ steps/s over rounds and the median of the per-round ratios to CartPole.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
 import hash_envs
 from hash_envs import corpus as corpus_lib
@@ -154,12 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = corpus_lib.default_corpus_name() if args.corpus == "auto" else args.corpus
     report = run(args.rounds, args.single_steps, args.vector_steps, args.num_envs, corpus)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "env_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = to_markdown(report)
-    (out / "env_throughput.md").write_text(table)
-    print(table)
+    write_results(args.out, "env_throughput", report, to_markdown(report))
 
 
 if __name__ == "__main__":

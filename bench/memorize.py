@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
+
 ENV_ID = "hash_envs/StatelessHash-v0"
 ENV_KWARGS: dict[str, Any] = {
     "corpus": "moby",
@@ -234,12 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": runs,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "memorize.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = to_markdown(report)
-    (out / "memorize.md").write_text(table)
-    print(table)
+    write_results(args.out, "memorize", report, to_markdown(report))
     return 0 if all(r["reached_zero"] for r in runs) else 1
 
 

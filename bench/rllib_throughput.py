@@ -20,14 +20,12 @@ the numbers to compare.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -35,6 +33,7 @@ import numpy as np
 import ray
 import stable_baselines3
 import torch
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
 from stable_baselines3 import PPO
 
 import hash_envs
@@ -177,12 +176,7 @@ def main() -> None:
     before = os.getloadavg()[0]
     report = run(args.rounds, args.n_envs, args.steps_per_env, corpus)
     report["load_average"] = [before, os.getloadavg()[0]]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rllib_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = to_markdown(report)
-    (out / "rllib_throughput.md").write_text(table)
-    print(table)
+    write_results(args.out, "rllib_throughput", report, to_markdown(report))
 
 
 if __name__ == "__main__":

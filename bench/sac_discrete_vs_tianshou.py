@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -408,13 +409,12 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
     rows = summarize(runs, args.envs, args.algos)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sac_discrete_vs_tianshou.json").write_text(
-        json.dumps({"meta": meta, "shared": SHARED, "summary": rows, "runs": runs}, indent=2)
+    write_results(
+        args.out,
+        "sac_discrete_vs_tianshou",
+        {"meta": meta, "shared": SHARED, "summary": rows, "runs": runs},
+        markdown(rows, args.algos, meta),
     )
-    (out / "sac_discrete_vs_tianshou.md").write_text(markdown(rows, args.algos, meta))
-    print(markdown(rows, args.algos, meta))
     return 0
 
 

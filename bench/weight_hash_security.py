@@ -20,15 +20,14 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
 from torch.func import jacfwd, vmap
 
 from baselines.weight_hash import (
@@ -446,12 +445,7 @@ def main() -> None:
         start = time.perf_counter()
         report[name] = run()
         print(f"{name}: {time.perf_counter() - start:.0f}s", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "security.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    table = to_markdown(report)
-    (out / "security.md").write_text(table)
-    print(table)
+    write_results(args.out, "security", report, to_markdown(report))
 
 
 if __name__ == "__main__":

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 import xxhash
+from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
 from baselines.weight_hash import weight_hash, weight_hash_many
 from hash_envs import corpus as corpus_lib
@@ -145,12 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = corpus_lib.default_corpus_name() if args.corpus == "auto" else args.corpus
     report = run(args.rounds, args.words, args.single, corpus, args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "weight_hash_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = to_markdown(report)
-    (out / "weight_hash_throughput.md").write_text(table)
-    print(table)
+    write_results(args.out, "weight_hash_throughput", report, to_markdown(report))
 
 
 if __name__ == "__main__":
