@@ -49,7 +49,13 @@ def _load() -> tuple[float, float, float]:
 
 
 def run_one(
-    seed: int, budget_s: float, threads: int, artifact: Path, draws: int, net_arch: list[int]
+    seed: int,
+    budget_s: float,
+    threads: int,
+    artifact: Path,
+    draws: int,
+    net_arch: list[int],
+    n_words: int,
 ) -> dict:
     """Train and evaluate one seed in this process (the parent starts one per seed)."""
     imports_start = time.perf_counter()
@@ -69,7 +75,13 @@ def run_one(
     start = time.perf_counter()
     words = corpus.load(ENV_KWARGS["corpus"])
     # encode to the corpus's longest word, so the hash accepts every word (cf. hash-envs train)
-    env_kwargs = {**ENV_KWARGS, "max_len": max_encoded_len(words)}
+    env_kwargs = {
+        **ENV_KWARGS,
+        "pool_size": n_words,
+        "n_words": n_words,
+        "n_bins": n_words,
+        "max_len": max_encoded_len(words),
+    }
     agent = EpisodePG(ENV_ID, env_kwargs, net_arch=net_arch, seed=seed)
     setup_s = time.perf_counter() - start
     curve: list[tuple[float, int, int]] = []
@@ -151,7 +163,7 @@ def to_markdown(report: dict) -> str:
         "",
         f"EpisodePG defaults, hidden layers {cfg['net_arch']} "
         f"({report['runs'][0]['n_parameters']:,} parameters), on {ENV_ID} "
-        f"({json.dumps(ENV_KWARGS)}); "
+        f"({json.dumps(cfg['env_kwargs'])}); "
         f"torch.set_num_threads({cfg['threads']}); budget {cfg['budget_s']:.0f} s; "
         f"random-1000 over {cfg['draws']} draws (a random function: {RANDOM_MEAN}); "
         f"{report['environment']['cpus']} CPUs.",
@@ -166,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--draws", type=int, default=1000, help="random-1000 draws")
     parser.add_argument(
+        "--words", type=int, default=1000, help="pool size = words per episode = bins"
+    )
+    parser.add_argument(
         "--net-arch",
         type=int,
         nargs="+",
@@ -179,7 +194,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child is not None:  # one seed, in a fresh interpreter
         result = run_one(
-            args.child, args.budget, args.threads, Path(args.artifact), args.draws, args.net_arch
+            args.child,
+            args.budget,
+            args.threads,
+            Path(args.artifact),
+            args.draws,
+            args.net_arch,
+            args.words,
         )
         print(json.dumps(result))
         return 0
@@ -202,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.draws),
                 "--net-arch",
                 *map(str, args.net_arch),
+                "--words",
+                str(args.words),
                 "--artifact",
                 str(Path(tmp) / f"seed{seed}.onnx"),
             ]
@@ -220,7 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "memorize",
         "config": {
             "env_id": ENV_ID,
-            "env_kwargs": ENV_KWARGS,
+            "env_kwargs": {
+                **ENV_KWARGS,
+                "pool_size": args.words,
+                "n_words": args.words,
+                "n_bins": args.words,
+            },
             "agent": "EpisodePG defaults",
             "net_arch": args.net_arch,
             "threads": args.threads,

@@ -51,6 +51,20 @@ class Trained:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
 
+def episode_pg_defaults() -> str:
+    """EpisodePG's default settings, read from its signature so the report cannot go stale."""
+    import inspect
+
+    from agents import EpisodePG
+
+    names = ("net_arch", "activation_fn", "learning_rate", "episodes_per_update")
+    params = inspect.signature(EpisodePG).parameters
+    return ", ".join(
+        f"{name}={getattr(params[name].default, '__name__', params[name].default)}"
+        for name in names
+    )
+
+
 def pool_collisions(model: Any, pool_words: Sequence[str], n_bins: int) -> int:
     from agents import PolicyHash
     from hash_envs.metrics import collisions
@@ -311,10 +325,9 @@ def main(argv: Sequence[str] | None = None):
             "1, reward-to-go, mean baseline; `codepoints`, `first_come`; `n_steps` = episode "
             f"length; {1} env for 10k, {n_envs_small} envs for 3k/1k. Argmax collisions on "
             "the pool probed every few iterations.",
-            "EpisodePG: `agents.EpisodePG` defaults (one hidden layer of 256, ReLU, lr 3e-3, "
-            "32 episodes per update, peaked init) with `bytes` encoding and `shared_bin` "
-            "reward (the configuration its tests memorise 100 words with); pool collisions "
-            "every 5 updates.",
+            f"EpisodePG: `agents.EpisodePG` defaults ({episode_pg_defaults()}) with `bytes` "
+            "encoding and `shared_bin` reward (the configuration `bench/memorize.py` memorises "
+            "1,000 words with); pool collisions every 5 updates.",
             (
                 "Quick size: 2 PG iterations and 10 EpisodePG updates (budgets are caps). "
                 if run.quick
