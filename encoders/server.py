@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from encoders.contrastive import make_encoder
+from encoders.contrastive import encode, make_encoder
 from encoders.data import BiometricDataset
 
 __all__ = [
@@ -194,11 +194,4 @@ def train_raw_classifier(
 @torch.no_grad()
 def predict_identities(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Arg-max identity of ``model``'s logits for each sample of ``x``."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.shape[1:] != tuple(model.input_shape):
-        raise ValueError(
-            f"model expects samples of shape {tuple(model.input_shape)}, got {x.shape[1:]}"
-        )
-    model.eval()
-    logits = [model(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-    return torch.cat(logits).argmax(1).numpy()
+    return encode(model, x, batch_size).argmax(1)
