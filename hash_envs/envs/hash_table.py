@@ -9,6 +9,7 @@ sub-environment. A test checks that both give identical episodes for the same se
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -67,6 +68,22 @@ def _draw_episode(rng: np.random.Generator, pool: WordPool, n_words: int) -> np.
     return rng.choice(len(pool), size=n_words, replace=False)
 
 
+def _pool_indices(pool: WordPool, words: Sequence[str]) -> list[int]:
+    """Pool indices of ``words``, which must be distinct pool words."""
+    if isinstance(words, str):
+        raise TypeError("word_order must be a sequence of words, not a single string")
+    index = {word: i for i, word in enumerate(pool.words)}
+    missing = [w for w in words if w not in index]
+    if missing:
+        raise ValueError(
+            f"word_order has {len(missing)} words not in the pool, e.g. {missing[0]!r}"
+        )
+    indices = [index[w] for w in words]
+    if len(set(indices)) != len(indices):
+        raise ValueError("word_order repeats a word")
+    return indices
+
+
 class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     """Place words into hash-table bins; the agent sees only the word.
 
@@ -123,6 +140,10 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     * ``max_len``: encoded length; defaults to the longest word of the pool.
     * ``reward_empty`` / ``reward_occupied``: the two rewards (+10 / -10).
     * ``reward_mode``: ``"first_come"`` (default) or ``"shared_bin"``.
+    * ``word_order``: ``None`` (default) draws each episode's words in a new random
+      order; a sequence of ``n_words`` distinct pool words shows exactly these words, in
+      this order, in every episode -- a fixed placement priority under ``first_come``
+      (e.g. :attr:`agents.PilotQ.episode_order`, largest buckets first).
     * ``render_mode``: ``None``, ``"ansi"`` (a text summary with a load histogram) or
       ``"rgb_array"`` (one cell per bin, brighter = more words).
 
@@ -150,9 +171,15 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         reward_occupied: float = -10.0,
         reward_mode: str = "first_come",
         render_mode: str | None = None,
+        word_order: Sequence[str] | None = None,
     ) -> None:
         self.pool = build_pool(corpus, pool_size, pool_seed, encoding, max_len)
         _check_args(n_words, n_bins, self.pool, render_mode, reward_mode)
+        self._fixed_order = None if word_order is None else _pool_indices(self.pool, word_order)
+        if self._fixed_order is not None and len(self._fixed_order) != n_words:
+            raise ValueError(
+                f"word_order has {len(self._fixed_order)} words, not n_words={n_words}"
+            )
         self.reward_mode = reward_mode
         self.n_words = int(n_words)
         self.n_bins = int(n_bins)
@@ -210,7 +237,10 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        order = _draw_episode(self.np_random, self.pool, self.n_words).tolist()
+        if self._fixed_order is None:
+            order = _draw_episode(self.np_random, self.pool, self.n_words).tolist()
+        else:
+            order = self._fixed_order
         self._order = [*order, self.pool.end_index]
         self._loads = [0] * self.n_bins
         self._t = 0
