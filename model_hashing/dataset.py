@@ -5,11 +5,19 @@ turned into its layer graph (raw or merged), and augmented ``n_aug`` times by de
 fraction of its nodes; the originals and copies, their node features and the matrix of
 ``min(GED, R)`` between all of them are stored under ``processed/``. A second
 instantiation with the same arguments only loads those files.
+
+Models are built and exported one at a time and freed before the next (the largest
+torchvision models have over 600M parameters). A model that cannot be exported or turned
+into a graph is skipped with its reason, never silently: ``raw/<name>.skip.json`` records
+a failed export (delete it to try again), and :attr:`ModelZooDataset.skipped` lists every
+skipped model with its reason.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -79,39 +87,72 @@ class ModelZooDataset(InMemoryDataset):
             raise ValueError("models must name at least one model")
         self.merged, self.n_aug, self.seed = merged, n_aug, seed
         self.delete_fraction, self.ged_cap = delete_fraction, ged_cap
-        self.models: list[str] = list(self.model_families)
+        #: every model asked for; :attr:`models` are those in the dataset
+        self.requested: list[str] = list(self.model_families)
+        self.models: list[str] = list(self.requested)
+        #: skipped model -> reason (failed export or graph conversion)
+        self.skipped: dict[str, str] = {}
         self.families: list[str] = sorted(set(self.model_families.values()))
         super().__init__(str(root or default_root()), force_reload=force_reload, log=False)
         self.load(self.processed_paths[0])
         self.ged: torch.Tensor = torch.load(self.processed_paths[1], weights_only=True)
+        meta = json.loads(Path(self.processed_paths[2]).read_text())
+        self.models, self.skipped = meta["models"], meta["skipped"]
 
     @property
     def raw_file_names(self) -> list[str]:
-        return [f"{name}.onnx" for name in self.models]
+        """``<name>.onnx``, or ``<name>.skip.json`` where an earlier export failed."""
+        raw = Path(self.raw_dir)
+        return [
+            f"{name}.skip.json" if (raw / f"{name}.skip.json").exists() else f"{name}.onnx"
+            for name in self.requested
+        ]
 
     @property
     def processed_file_names(self) -> list[str]:
         tag = "merged" if self.merged else "raw"
         key = _digest(self.model_families)
         stem = (
-            f"{tag}_n{len(self.models)}_{key}_aug{self.n_aug}_del{self.delete_fraction}"
+            f"{tag}_n{len(self.requested)}_{key}_aug{self.n_aug}_del{self.delete_fraction}"
             f"_seed{self.seed}_R{self.ged_cap}"
         )
-        return [f"{stem}.pt", f"{stem}_ged.pt"]
+        return [f"{stem}.pt", f"{stem}_ged.pt", f"{stem}_models.json"]
 
     def download(self) -> None:
-        """Export the models to ONNX (nothing is downloaded: ``weights=None``)."""
-        for name, path in zip(self.models, self.raw_paths, strict=True):
-            if not Path(path).exists():
-                onnx.save(export_zoo_model(name), path)
+        """Export the models to ONNX (nothing is downloaded: ``weights=None``), one at a
+        time; a failed export leaves ``<name>.skip.json`` with the reason."""
+        raw = Path(self.raw_dir)
+        for name in self.requested:
+            path, marker = raw / f"{name}.onnx", raw / f"{name}.skip.json"
+            if path.exists() or marker.exists():
+                continue
+            try:
+                onnx.save(export_zoo_model(name), str(path))
+            except Exception as err:  # any exporter failure: record it, go on
+                reason = f"export failed: {type(err).__name__}: {_first_line(err)}"
+                marker.write_text(json.dumps({"model": name, "reason": reason}))
+            gc.collect()  # free the (possibly 600M-parameter) model before the next one
 
     def process(self) -> None:
         rng = np.random.default_rng(self.seed)
         graphs: list[nx.DiGraph] = []
         data_list: list[Data] = []
         origins: list[int] = []
-        for index, (name, path) in enumerate(zip(self.models, self.raw_paths, strict=True)):
-            g = onnx_to_graph(path)
+        raw = Path(self.raw_dir)
+        included: list[str] = []
+        skipped: dict[str, str] = {}
+        for name in self.requested:
+            marker = raw / f"{name}.skip.json"
+            if marker.exists():
+                skipped[name] = json.loads(marker.read_text())["reason"]
+                continue
+            try:
+                g = onnx_to_graph(raw / f"{name}.onnx")
+            except Exception as err:  # shape inference or conversion failure
+                skipped[name] = f"graph failed: {type(err).__name__}: {_first_line(err)}"
+                continue
+            index = len(included)
+            included.append(name)
             if self.merged:
                 g = merge_layers(g)
             copies = [g] + [delete_nodes(g, self.delete_fraction, rng) for _ in range(self.n_aug)]
@@ -123,9 +164,14 @@ class ModelZooDataset(InMemoryDataset):
                 data_list.append(data)
                 graphs.append(copy)
                 origins.append(index)
+        if not included:
+            raise ValueError(f"no model of the zoo could be exported: {skipped}")
+        self.models, self.skipped = included, skipped
         self.save(data_list, self.processed_paths[0])
         ged = ged_matrix(graphs, origins, self.ged_cap)
         torch.save(torch.from_numpy(ged), self.processed_paths[1])
+        meta = {"models": included, "skipped": skipped}
+        Path(self.processed_paths[2]).write_text(json.dumps(meta, indent=1))
 
     def split(self, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded train/test indices, stratified by source model (each model's original and
@@ -141,6 +187,13 @@ class ModelZooDataset(InMemoryDataset):
             test.extend(members[:n_test])
             train.extend(members[n_test:])
         return np.sort(np.array(train)), np.sort(np.array(test))
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's message, shortened (exporter errors can hold whole
+    TorchScript graphs)."""
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def _digest(models: dict[str, str]) -> str:

@@ -57,11 +57,16 @@ def shared_origin_ged(a: nx.DiGraph, b: nx.DiGraph) -> int:
 
 def ged_lower_bound(a: nx.DiGraph, b: nx.DiGraph) -> int:
     """Node-label multiset difference plus edge-count difference: no edit path is cheaper."""
-    labels_a = Counter(op for _, op in a.nodes(data="op"))
-    labels_b = Counter(op for _, op in b.nodes(data="op"))
-    common = sum((labels_a & labels_b).values())
-    node_cost = max(a.number_of_nodes(), b.number_of_nodes()) - common
-    return node_cost + abs(a.number_of_edges() - b.number_of_edges())
+    return _lower_bound(_summary(a), _summary(b))
+
+
+def _summary(g: nx.DiGraph) -> tuple[Counter[str], int, int]:
+    return Counter(op for _, op in g.nodes(data="op")), g.number_of_nodes(), g.number_of_edges()
+
+
+def _lower_bound(a: tuple[Counter[str], int, int], b: tuple[Counter[str], int, int]) -> int:
+    common = sum((a[0] & b[0]).values())
+    return max(a[1], b[1]) - common + abs(a[2] - b[2])
 
 
 def bipartite_ged(a: nx.DiGraph, b: nx.DiGraph) -> int:
@@ -103,11 +108,14 @@ def ged_matrix(graphs: Sequence[nx.DiGraph], origins: Sequence[int], cap: int) -
         raise ValueError(f"cap must be positive, got {cap}")
     n = len(graphs)
     out = np.zeros((n, n), dtype=np.float32)
+    summaries = [_summary(g) for g in graphs]  # label counts once per graph, not per pair
     for i in range(n):
         for j in range(i + 1, n):
             if origins[i] == origins[j]:
                 value = shared_origin_ged(graphs[i], graphs[j])
-            elif ged_lower_bound(graphs[i], graphs[j]) >= cap:
+            elif abs(summaries[i][1] - summaries[j][1]) >= cap:
+                value = cap  # the node-count difference alone reaches the cap
+            elif _lower_bound(summaries[i], summaries[j]) >= cap:
                 value = cap
             else:
                 value = bipartite_ged(graphs[i], graphs[j])

@@ -131,22 +131,31 @@ def export_onnx(
     """Export ``model`` (in eval mode) to an ONNX ``ModelProto`` without weights.
 
     The TorchScript exporter (``dynamo=False``) is used because it keeps BatchNormalization
-    as its own node when constant folding is off.
+    as its own node when constant folding is off. The multi-head-attention fast path is
+    switched off during the export (it has no ONNX form) and restored afterwards.
     """
     model = model.eval()
     buffer = io.BytesIO()
     kwargs = {} if opset is None else {"opset_version": opset}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (torch.zeros(*input_shape),),
-            buffer,
-            dynamo=False,
-            export_params=False,
-            do_constant_folding=False,
-            **kwargs,
-        )
+    # nn.MultiheadAttention's inference fast path (``_native_multi_head_attention``, taken
+    # in eval mode under no_grad) has no ONNX symbolic; the ordinary path exports the same
+    # computation as MatMul/Softmax layers (torchvision's ViTs need this).
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (torch.zeros(*input_shape),),
+                buffer,
+                dynamo=False,
+                export_params=False,
+                do_constant_folding=False,
+                **kwargs,
+            )
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     return onnx.load_from_string(buffer.getvalue())
 
 

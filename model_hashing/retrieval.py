@@ -61,3 +61,21 @@ def retrieval_metrics(
         "f1": float(f1.mean()),
         "map": float(ap.mean()),
     }
+
+
+def leave_one_out_metrics(
+    codes: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int, seed: int = 0
+) -> dict[str, float]:
+    """:func:`retrieval_metrics` of each query index against every *other* item (the
+    database is all of ``codes`` but the query itself), averaged over the queries."""
+    codes, labels = np.asarray(codes), np.asarray(labels)
+    if len(queries) == 0:
+        raise ValueError("no queries")
+    sums = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "map": 0.0}
+    everything = np.arange(len(codes))
+    for q in queries:
+        others = everything[everything != q]
+        m = retrieval_metrics(codes[[q]], labels[[q]], codes[others], labels[others], k, seed)
+        for key in sums:
+            sums[key] += m[key]
+    return {key: value / len(queries) for key, value in sums.items()}

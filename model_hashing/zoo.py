@@ -1,11 +1,17 @@
 """The model zoo: the paper's torchvision models, their families, and how to export them.
 
+Two zoos: ``"paper"`` (:data:`PAPER_MODELS`, the paper's 21 models in 10 families) and
+``"all"`` (every classification model of ``torchvision.models.list_models``, about 80,
+grouped into families by name with :data:`FAMILY_RULES`).
+
 No weights are needed (``weights=None``): the hash depends on the graph and its shapes
 only. The published GFLOPS and parameter counts are read from torchvision's weight
 metadata, which ships with the package (nothing is downloaded).
 """
 
 from __future__ import annotations
+
+import re
 
 import networkx as nx
 import onnx
@@ -38,6 +44,60 @@ PAPER_MODELS: dict[str, str] = {
     "mobilenet_v2": "mobilenet",
     "googlenet": "googlenet",
 }
+
+#: The family of a torchvision classification model, by its name: ``(family, pattern)``,
+#: where the pattern must match the whole name. Every listed model matches exactly one rule
+#: (tested), so a new torchvision model without a rule is an error, not a silent guess.
+#: Variants that differ only in width, depth, resolution or BatchNorm (``vgg11_bn``) share
+#: a family; a new version with a changed building block (EfficientNetV2's fused MBConv,
+#: Swin V2's scaled cosine attention, MobileNetV3's SE and hard-swish) and the residual
+#: offshoots with their own names (ResNeXt, Wide ResNet) are families of their own.
+FAMILY_RULES: tuple[tuple[str, str], ...] = (
+    ("alexnet", r"alexnet"),
+    ("convnext", r"convnext_(tiny|small|base|large)"),
+    ("densenet", r"densenet\d+"),
+    ("efficientnet", r"efficientnet_b\d"),
+    ("efficientnet_v2", r"efficientnet_v2_[sml]"),
+    ("googlenet", r"googlenet"),
+    ("inception", r"inception_v3"),
+    ("maxvit", r"maxvit_t"),
+    ("mnasnet", r"mnasnet\d_\d+"),
+    ("mobilenet_v2", r"mobilenet_v2"),
+    ("mobilenet_v3", r"mobilenet_v3_(small|large)"),
+    ("regnet_x", r"regnet_x_\d+(_\d+)?(mf|gf)"),
+    ("regnet_y", r"regnet_y_\d+(_\d+)?(mf|gf)"),
+    ("resnet", r"resnet\d+"),
+    ("resnext", r"resnext\d+_\d+x\d+d"),
+    ("shufflenet", r"shufflenet_v2_x\d_\d"),
+    ("squeezenet", r"squeezenet1_[01]"),
+    ("swin", r"swin_[tsb]"),
+    ("swin_v2", r"swin_v2_[tsb]"),
+    ("vgg", r"vgg\d+(_bn)?"),
+    ("vit", r"vit_[bhl]_\d+"),
+    ("wide_resnet", r"wide_resnet\d+_2"),
+)
+
+
+def family_of(name: str) -> str:
+    """The family of a torchvision model name (:data:`FAMILY_RULES`); ValueError when no
+    rule or more than one matches."""
+    matches = [family for family, pattern in FAMILY_RULES if re.fullmatch(pattern, name)]
+    if len(matches) != 1:
+        raise ValueError(
+            f"{name!r} matches {len(matches)} family rules ({matches}); expected exactly one"
+        )
+    return matches[0]
+
+
+def zoo_models(zoo: str = "paper") -> dict[str, str]:
+    """Model name -> family of a zoo: ``"paper"`` (21 models) or ``"all"`` (every
+    torchvision classification model, in sorted order)."""
+    if zoo == "paper":
+        return dict(PAPER_MODELS)
+    if zoo == "all":
+        return {name: family_of(name) for name in classification_models()}
+    raise ValueError(f"unknown zoo {zoo!r}; expected 'paper' or 'all'")
+
 
 # Models whose constructors run an expensive weight initialisation we do not need.
 _NO_INIT = {"googlenet", "inception_v3"}
