@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/env_throughput.py --out results/bench
 	$(PY) bench/weight_hash_throughput.py --out results/bench
 	$(PY) bench/memorize.py --out results/bench
+	$(PY) bench/perfect_hash.py --words 10000 100000 466551 --out results/bench
 	$(PY) experiments/exp7_inference_time.py --out results/bench
 	$(PY) bench/rllib_throughput.py --out results/bench
 

@@ -4,6 +4,9 @@
   algorithms for any env with a ``Discrete`` action space;
 * :class:`EpisodePG` -- REINFORCE that simulates whole episodes of the stateless env
   in one forward pass (for memorisation at scale);
+* :class:`PilotQ` -- hash-and-displace Q-learning: one pilot per bucket of words, learned
+  from the env's rewards; its greedy policy is a :class:`PilotHash`, a perfect hash of
+  the pool (the whole Moby list included);
 * :class:`PolicyHash` -- a trained stateless policy as a deterministic hash function,
   exported by ``export_onnx`` and read back by :func:`load_hash` with onnxruntime only;
 * :class:`VectorEnvAdapter` -- SB3 rollouts from our native vector envs.
@@ -22,6 +25,9 @@ _EXPORTS = {
     "A2C": "agents.a2c",
     "SACDiscrete": "agents.sac_discrete",
     "EpisodePG": "agents.episode_pg",
+    "PilotQ": "agents.pilot_q",
+    "PilotHash": "agents.pilot_q",
+    "load_pilot_hash": "agents.pilot_q",
     "PolicyHash": "agents.policy_hash",
     "HashNetwork": "agents.policy_hash",
     "load_hash": "agents.artifact",

@@ -59,7 +59,15 @@ import xxhash
 
 from hash_envs.hashing import HashFunction
 
-__all__ = ["EpisodeStats", "PilotHash", "PilotQ", "load_pilot_hash", "word_hashes"]
+__all__ = [
+    "EpisodeStats",
+    "PilotHash",
+    "PilotQ",
+    "load_pilot_hash",
+    "pack_bits",
+    "unpack_bits",
+    "word_hashes",
+]
 
 _FORMAT = "hash-envs/pilot-hash/1"
 _UINT64 = np.uint64
@@ -131,20 +139,36 @@ class PilotHash(HashFunction):
         return ((h[:, 1] ^ masks) % _UINT64(self.n_bins)).astype(np.int64)
 
     def save(self, path: str | Path) -> Path:
-        """Write the function to ``path`` (NumPy ``.npz`` content; suffix ``.pilots``
-        so that the leaderboard loads it by name), with a SHA-256 of the pilots."""
+        """Write the function to ``path``: NumPy ``.npz`` content holding the pilots
+        bit-packed at :attr:`pilot_bits` each (the bytes ``size_bytes`` counts) and a
+        SHA-256 of them; use the suffix ``.pilots`` so that the leaderboard loads it."""
         path = Path(path)
         buf = io.BytesIO()
         np.savez(
             buf,
             format=np.array(_FORMAT),
-            pilots=self.pilots,
+            packed=pack_bits(self.pilots, self.pilot_bits),
+            pilot_bits=np.int64(self.pilot_bits),
+            n_buckets=np.int64(self.n_buckets),
             n_bins=np.int64(self.n_bins),
             seed=np.int64(self.seed),
             sha256=np.array(_checksum(self.pilots, self.n_bins, self.seed)),
         )
         path.write_bytes(buf.getvalue())
         return path
+
+
+def pack_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` as consecutive ``width``-bit little-endian fields, in bytes."""
+    shifts = np.arange(width, dtype=_UINT64)
+    bits = ((np.asarray(values, dtype=_UINT64)[:, None] >> shifts) & _UINT64(1)).astype(np.uint8)
+    return np.packbits(bits.ravel(), bitorder="little")
+
+
+def unpack_bits(packed: np.ndarray, width: int, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_bits`."""
+    bits = np.unpackbits(packed, count=count * width, bitorder="little").reshape(count, width)
+    return (bits.astype(_UINT64) << np.arange(width, dtype=_UINT64)).sum(axis=1, dtype=_UINT64)
 
 
 def _checksum(pilots: np.ndarray, n_bins: int, seed: int) -> str:
@@ -163,8 +187,13 @@ def load_pilot_hash(path: str | Path) -> PilotHash:
         raise ValueError(f"{path} is not a pilot-hash file: {err}") from None
     if str(fields.get("format", "")) != _FORMAT:
         raise ValueError(f"{path} is not a pilot-hash file (format {_FORMAT!r} expected)")
-    pilots, n_bins, seed = fields["pilots"], int(fields["n_bins"]), int(fields["seed"])
-    if str(fields["sha256"]) != _checksum(pilots, n_bins, seed):
+    try:
+        width, count = int(fields["pilot_bits"]), int(fields["n_buckets"])
+        pilots = unpack_bits(fields["packed"], width, count)
+        n_bins, seed, checksum = int(fields["n_bins"]), int(fields["seed"]), str(fields["sha256"])
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{path} is damaged: {err}") from None
+    if checksum != _checksum(pilots, n_bins, seed):
         raise ValueError(f"{path} is damaged: its checksum does not match its pilots")
     return PilotHash(pilots, n_bins, seed)
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from agents.pilot_q import PilotHash, PilotQ, load_pilot_hash
+from agents.pilot_q import PilotHash, PilotQ, load_pilot_hash, pack_bits, unpack_bits
 from hash_envs import corpus
 from hash_envs.envs import StatelessHashEnv
 from hash_envs.hashing import make_hash_function
@@ -110,7 +110,7 @@ def test_damaged_or_foreign_files_are_refused(tmp_path) -> None:
     path = h.save(tmp_path / "h.pilots")
     with np.load(path) as data:
         fields = dict(data)
-    fields["pilots"] = fields["pilots"] + np.uint64(1)
+    fields["packed"] = fields["packed"] ^ np.uint8(1)
     with open(tmp_path / "bad.pilots", "wb") as f:
         np.savez(f, **fields)
     with pytest.raises(ValueError, match="damaged"):
@@ -122,6 +122,15 @@ def test_damaged_or_foreign_files_are_refused(tmp_path) -> None:
         np.savez(f, weights=np.zeros(3))
     with pytest.raises(ValueError, match="not a pilot-hash file"):
         load_pilot_hash(tmp_path / "other.pilots")
+
+
+def test_the_file_stores_the_pilots_bit_packed(tmp_path) -> None:
+    pilots = np.random.default_rng(0).integers(0, 2**19, size=1001)
+    h = PilotHash(pilots, n_bins=3000, seed=2)
+    with np.load(h.save(tmp_path / "h.pilots")) as data:
+        assert data["packed"].nbytes == h.size_bytes - 24 == -(-1001 * h.pilot_bits // 8)
+    np.testing.assert_array_equal(load_pilot_hash(tmp_path / "h.pilots").pilots, pilots)
+    np.testing.assert_array_equal(unpack_bits(pack_bits(pilots, 19), 19, 1001), pilots)
 
 
 def test_bits_per_key_counts_the_packed_pilots() -> None:
