@@ -220,12 +220,14 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from agents.artifact import load_hash
     from hash_envs import corpus as corpus_lib
+    from hash_envs.hashing import load_artifact
     from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard, to_markdown, write_outputs
 
-    artifact = load_hash(args.artifact)
-    env_kwargs = artifact.extra("env_kwargs") or {}
+    artifact = load_artifact(args.artifact)  # hash.onnx, or a PilotQ .pilots file
+    extra = getattr(artifact, "extra", None)
+    # A .pilots file records no env: it is judged on memorising subset(corpus, n_bins, 0).
+    env_kwargs = (extra("env_kwargs") if extra else None) or {"pool_size": artifact.n_bins}
     name = args.corpus or env_kwargs.get("corpus", "moby")
     words = corpus_lib.load(name)
     tracks = ["speed"]
@@ -247,7 +249,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="leaderboard tracks for a hash artifact")
-    parser.add_argument("artifact", help="a hash.onnx written by `hash-envs train`")
+    parser.add_argument(
+        "artifact", help="a hash.onnx written by `hash-envs train`, or a PilotQ .pilots file"
+    )
     parser.add_argument("--corpus", help="default: the corpus the artifact was trained on")
     parser.add_argument("--against", nargs="*", default=["python-siphash13"])
     parser.add_argument("--out", help="directory for leaderboard.{json,csv,md}")

@@ -169,10 +169,11 @@ class EpisodePG:
             trained.append(first.weight)
         # SB3's Adam settings (eps=1e-5); fused is about 3x faster on CPU
         self.optimizer = th.optim.Adam(trained, lr=learning_rate, eps=1e-5, fused=True)
+        # SB3's configure(None, ...) makes a temporary folder per call; a bare Logger does not.
         self.logger: Logger = (
-            configure(tensorboard_log, ["tensorboard"] if tensorboard_log else [])
-            if tensorboard_log or verbose
-            else configure(None, [])
+            configure(tensorboard_log, ["tensorboard"])
+            if tensorboard_log
+            else Logger(folder=None, output_formats=[])
         )
         self.verbose = verbose
         self.num_updates = 0

@@ -118,6 +118,26 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Collisions of the greedy policy against training time, one line per size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for r in rows:
+        t = [h["elapsed_s"] for h in r["history"]]
+        c = [max(h["collisions"], 0.5) for h in r["history"]]  # 0 drawn at 0.5 on a log axis
+        ax.step(t, c, where="post", label=f"{r['words']:,} words")
+    ax.set(xlabel="training time (s)", ylabel="collisions (0 drawn at 0.5)", yscale="log")
+    ax.set_title("PilotQ: greedy policy's collisions while learning")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--words", type=int, nargs="+", default=[10_000])
@@ -125,7 +145,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the word hashes")
     parser.add_argument("--budget", type=float, default=3600.0, help="training seconds per size")
     parser.add_argument("--repeats", type=int, default=11, help="speed runs (median)")
-    parser.add_argument("--log-every", type=float, default=10.0, help="seconds between logs")
+    parser.add_argument("--log-every", type=float, default=2.0, help="seconds between logs")
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
 
@@ -143,6 +163,7 @@ def main() -> None:
         "runs": rows,
     }
     write_results(args.out, "perfect_hash", report, table(rows))
+    plot(rows, Path(args.out) / "perfect_hash.png")
 
 
 if __name__ == "__main__":

@@ -178,3 +178,15 @@ def test_env_word_order_validation(words: list[str]) -> None:
         StatelessHashEnv(**kwargs, word_order=words[:2])
     with pytest.raises(TypeError, match="single string"):
         StatelessHashEnv(**kwargs, word_order="abc")
+
+
+def test_cli_evaluate_reads_a_pilots_file(tmp_path, capsys, web2_2000: list[str]) -> None:
+    from hash_envs.cli import main
+
+    path = PilotQ(web2_2000).learn().save(tmp_path / "h.pilots")
+    words = tmp_path / "words.txt"  # a small corpus keeps the speed track short
+    words.write_text("\n".join(web2_2000) + "\n")
+    assert main(["evaluate", str(path), "--corpus", str(words), "--against", "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith(f"| {path} "))
+    assert row.split("|")[3].strip() == "0"  # memorize-2000 collisions
