@@ -53,7 +53,10 @@ __all__ = ["EvalConfig", "run_evaluation", "to_markdown", "write_report"]
 class EvalConfig:
     """Sizes of one evaluation run. One encoder is trained per entry of ``losses``; the
     first is the one the server, the keys and the attacks use. ``pgd_eps`` are L-inf
-    budgets on inputs in [0, 1]; ``quantize_levels`` is the defence's grey levels."""
+    budgets on inputs in [0, 1]; ``quantize_levels`` is the defence's grey levels.
+    ``linkage_key_pairs``: D<->sys draws the two applications' keys afresh
+    ``ceil(linkage_key_pairs / people)`` times, so that its mated scores come from at
+    least that many independent key pairs (one issue gives only one per person)."""
 
     dataset: str = "synthetic"
     n_identities: int = 100
@@ -68,6 +71,7 @@ class EvalConfig:
     masquerade_steps: int = 200
     quantize_levels: int = 4
     adversarial_eps: float = 0.1
+    linkage_key_pairs: int = 2000
     seed: int = 0
 
     @classmethod
@@ -79,6 +83,7 @@ class EvalConfig:
             "pgd_steps": 5,
             "inversion_epochs": 3,
             "masquerade_steps": 5,
+            "linkage_key_pairs": 100,
         }
         return cls(**(sizes | overrides))
 
@@ -176,6 +181,11 @@ def run_evaluation(
         "BioHash of hashmaps": (h_train, h_test, biohash_h.transform, "hamming"),
     }
     keys, new_keys = _keys(ids, 1), _keys(ids, 2)
+    # Unlinkability: issue r gives application A the keys _keys(ids, 2r + 1) and B the
+    # keys _keys(ids, 2r + 2); issue 0 is (keys, new_keys).
+    n_issues = max(1, -(-config.linkage_key_pairs // len(ids)))
+    issues_a = [_keys(ids, 2 * r + 1) for r in range(n_issues)]
+    issues_b = [_keys(ids, 2 * r + 2) for r in range(n_issues)]
     stolen: dict[str, dict[str, float]] = {}
     for name, (enrol, probe, transform, metric) in keyed.items():
         row = {}
@@ -199,10 +209,17 @@ def run_evaluation(
             np.mean(np.concatenate(genuine_new) >= threshold)
         )
         mated, non_mated = attacks.linkage_scores(
-            probe, test.y, transform, metric, keys, new_keys, seed=config.seed
+            probe, test.y, transform, metric, issues_a, issues_b, seed=config.seed
         )
         row["d_sys"] = attacks.unlinkability(mated, non_mated).d_sys
         row["linkage_pairs"] = [len(mated), len(non_mated)]
+        row["linkage_key_issues"] = n_issues
+        # The same with one key issue (one key pair per person): biased upwards when
+        # people are few, kept to show how much (docs/encoders.md).
+        mated, non_mated = attacks.linkage_scores(
+            probe, test.y, transform, metric, keys, new_keys, seed=config.seed
+        )
+        row["d_sys_one_issue"] = attacks.unlinkability(mated, non_mated).d_sys
         stolen[name] = row
     out["verification_eer"] = {name: roc.eer for name, roc in rocs.items()}
     out["keys"] = stolen
@@ -421,14 +438,24 @@ def to_markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| keyed scheme | EER, impostor uses own key | EER, stolen key | old template "
-        "accepts re-issued key (FAR 1%) | D↔sys between two keys |",
-        "|---|---|---|---|---|",
+        "accepts re-issued key (FAR 1%) | D↔sys between two keys | D↔sys, one key issue |",
+        "|---|---|---|---|---|---|",
     ]
     for name, row in result["keys"].items():
         lines.append(
             f"| {name} | {_pct(row['eer_own-key'])} | {_pct(row['eer_stolen-key'])} | "
-            f"{_pct(row['old_template_accepts_new_key'])} | {row['d_sys']:.3f} |"
+            f"{_pct(row['old_template_accepts_new_key'])} | {row['d_sys']:.3f} | "
+            f"{row['d_sys_one_issue']:.3f} |"
         )
+    link = next(iter(result["keys"].values()))
+    lines += [
+        "",
+        f"D↔sys (Gomez-Barrero et al. 2018, ω = 1): {link['linkage_pairs'][0]} mated pairs "
+        f"(two different test samples of one person, one under each application's key) and "
+        f"{link['linkage_pairs'][1]} non-mated pairs, each under one of "
+        f"{link['linkage_key_issues']} independent issues of both applications' keys; "
+        "*one key issue*: every person keeps one key pair for all pairs.",
+    ]
     inv = result["inversion"]
     lines += [
         "",

@@ -75,6 +75,22 @@ ROWS = [
     ("D↔sys, hashmap + two keys", ("keys", "hashmap + key", "d_sys"), "f3"),
     ("D↔sys, BioHash of raw, two tokens", ("keys", "BioHash of raw features", "d_sys"), "f3"),
     ("D↔sys, BioHash of hashmaps, two tokens", ("keys", "BioHash of hashmaps", "d_sys"), "f3"),
+    (
+        "D↔sys, hashmap + two keys, one key issue",
+        ("keys", "hashmap + key", "d_sys_one_issue"),
+        "f3",
+    ),
+    (
+        "D↔sys, BioHash of raw, two tokens, one key issue",
+        ("keys", "BioHash of raw features", "d_sys_one_issue"),
+        "f3",
+    ),
+    (
+        "D↔sys, BioHash of hashmaps, two tokens, one key issue",
+        ("keys", "BioHash of hashmaps", "d_sys_one_issue"),
+        "f3",
+    ),
+    ("D↔sys: independent key issues", ("keys", "hashmap + key", "linkage_key_issues"), "f0"),
 ]
 INVERSION = [
     "raw",
@@ -184,16 +200,33 @@ def summarize(results: dict[str, list[dict]]) -> str:
 
 
 def linkage_vs_people(
-    people: list[int], n_identities: int, seeds: list[int], quick: bool = False
+    people: list[int],
+    n_identities: int,
+    seeds: list[int],
+    quick: bool = False,
+    key_pairs: int = EvalConfig.linkage_key_pairs,
 ) -> str:
-    """D<->sys of keyed hashmaps as a function of how many people the scores come from:
-    every person's two keys are one fixed rotation, so each person's mated scores sit
-    near one value and a small population gives a lumpy mated histogram."""
+    """D<->sys of keyed hashmaps as a function of how many people the scores come from,
+    with one key issue (every person's two keys are one fixed rotation, so each
+    person's mated scores sit near one value and a small population gives a lumpy mated
+    histogram) and with the keys issued ``ceil(key_pairs / people)`` times, as the
+    evaluation does. A third column is the null control: templates that hold no
+    biometric information (a unit vector drawn from the key alone, plus 1e-3 noise),
+    which no attacker can link."""
     from encoders import attacks
     from encoders.contrastive import HashmapKey, TrainConfig, encode, make_encoder, train_encoder
     from encoders.data import load, split_per_identity
 
-    rows = {n: [] for n in people}
+    rows: dict[int, list[list[float]]] = {n: [[], [], [], []] for n in people}
+
+    def key_only(x: np.ndarray, k: int) -> np.ndarray:
+        rng = np.random.default_rng(k)
+        v = rng.standard_normal(64)
+        return v / np.linalg.norm(v) + 1e-3 * rng.standard_normal((len(x), 64))
+
+    def rotate(x: np.ndarray, k: int) -> np.ndarray:
+        return HashmapKey(64, k).apply(x)
+
     for seed in seeds:
         data = load("synthetic", n_identities=n_identities, seed=seed)
         train, test = split_per_identity(data, 0.3, seed)
@@ -205,18 +238,33 @@ def linkage_vs_people(
         for n in people:
             chosen = rng.choice(n_identities, size=n, replace=False)
             rows_n = np.isin(test.y, chosen)
-            mated, non_mated = attacks.linkage_scores(
-                h[rows_n],
-                test.y[rows_n],
-                lambda x, k: HashmapKey(64, k).apply(x),
-                "cosine",
-                {int(u): 1_000_003 + int(u) for u in chosen},
-                {int(u): 2_000_006 + int(u) for u in chosen},
-                seed=seed,
-            )
-            rows[n].append(attacks.unlinkability(mated, non_mated).d_sys)
-    lines = ["| people | D↔sys, hashmap + two keys |", "|---|---|"]
-    lines += [f"| {n} | {_cell(v, 'f3')} |" for n, v in rows.items()]
+            issues = max(1, -(-key_pairs // n))
+            keys_a = [
+                {int(u): (2 * r + 1) * 1_000_003 + int(u) for u in chosen} for r in range(issues)
+            ]
+            keys_b = [
+                {int(u): (2 * r + 2) * 1_000_003 + int(u) for u in chosen} for r in range(issues)
+            ]
+            cases = [
+                (rotate, keys_a[:1], keys_b[:1]),
+                (rotate, keys_a, keys_b),
+                (key_only, keys_a[:1], keys_b[:1]),
+                (key_only, keys_a, keys_b),
+            ]
+            for column, (transform, a, b) in enumerate(cases):
+                scores = attacks.linkage_scores(
+                    h[rows_n], test.y[rows_n], transform, "cosine", a, b, seed=seed
+                )
+                rows[n][column].append(attacks.unlinkability(*scores).d_sys)
+    lines = [
+        "| people | key issues | D↔sys, hashmap + two keys, one key issue | D↔sys, hashmap + "
+        "two keys, key issues | null (template from the key alone), one key issue | null, "
+        "key issues |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, columns in rows.items():
+        cells = " | ".join(_cell(v, "f3") for v in columns)
+        lines.append(f"| {n} | {max(1, -(-key_pairs // n))} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -283,6 +283,72 @@ def test_unlinkability_extremes() -> None:
     assert apart > 0.99
 
 
+def test_unlinkability_integrates_the_histograms_exactly() -> None:
+    # Every mated score in the top bin, none of the non-mated ones there: fully
+    # linkable. Trapezoids over bin centres (the reference code) would give 0.5.
+    rng = np.random.default_rng(0)
+    mated = np.ones(2000)
+    non_mated = np.clip(rng.normal(0, 0.1, 2000), -0.5, 0.5)
+    assert attacks.unlinkability(mated, non_mated).d_sys == pytest.approx(1.0)
+
+
+def _rotate(x: np.ndarray, k: int) -> np.ndarray:
+    return HashmapKey(x.shape[1], k).apply(x)
+
+
+def _key_only(x: np.ndarray, k: int) -> np.ndarray:
+    """A template drawn from the key alone: it holds nothing of the biometric."""
+    rng = np.random.default_rng(k)
+    v = rng.standard_normal(x.shape[1])
+    return v / np.linalg.norm(v) + 1e-3 * rng.standard_normal(x.shape)
+
+
+def _half_key(x: np.ndarray, k: int) -> np.ndarray:
+    """A leaky key: rotates the first half of the coordinates, leaves the rest."""
+    d = x.shape[1] // 2
+    return np.concatenate([HashmapKey(d, k).apply(x[:, :d]), x[:, d:]], axis=1)
+
+
+def test_unlinkability_of_few_people_needs_independent_key_issues() -> None:
+    """Ten tight identities (like digits): with one key issue the 20,000 mated scores
+    are draws from only ten key pairs, and D<->sys "links" even templates that hold no
+    biometric information. Re-issuing both applications' keys (200 issues, 2,000
+    independent key pairs) brings the rotation key under the issue's 0.1 while
+    genuinely linkable schemes stay high."""
+    h, y = clustered_hashmaps(n_ids=10, per_id=20, dim=32, noise=0.1, seed=0)
+
+    def d_sys(transform: attacks.Transform, issues: int, same_keys: bool = False) -> float:
+        keys_a = [{u: (2 * r + 1) * 1000 + u for u in range(10)} for r in range(issues)]
+        keys_b = (
+            keys_a
+            if same_keys
+            else [{u: (2 * r + 2) * 1000 + u for u in keys_a[0]} for r in range(issues)]
+        )
+        scores = attacks.linkage_scores(h, y, transform, "cosine", keys_a, keys_b)
+        return attacks.unlinkability(*scores).d_sys
+
+    assert d_sys(_rotate, 1) > 0.2  # one issue: above the target (0.30)
+    assert d_sys(_key_only, 1) > 0.5  # ... and nothing to link gives 0.79
+    assert d_sys(_rotate, 200) < 0.1  # 0.03
+    assert d_sys(_key_only, 200) < 0.1  # 0.05: the estimator's floor at this size
+    assert d_sys(_half_key, 200) > 0.5  # a key that leaves half the hashmap: 0.75
+    assert d_sys(_rotate, 200, same_keys=True) > 0.99  # one key in both applications
+
+
+def test_linkage_scores_checks_keys() -> None:
+    h, y = clustered_hashmaps(n_ids=4, per_id=5)
+    keys = [{u: u for u in range(4)}, {u: 10 + u for u in range(4)}]
+    with pytest.raises(ValueError, match="as many key issues"):
+        attacks.linkage_scores(h, y, _rotate, "cosine", keys, keys[:1])
+    with pytest.raises(ValueError, match="no key for identities"):
+        attacks.linkage_scores(h, y, _rotate, "cosine", {0: 1, 1: 2}, {0: 3, 1: 4})
+    # A dict and a one-issue list are the same protocol, pair for pair.
+    one = attacks.linkage_scores(h, y, _rotate, "cosine", keys[0], keys[1], n_pairs=50)
+    listed = attacks.linkage_scores(h, y, _rotate, "cosine", keys[:1], keys[1:], n_pairs=50)
+    np.testing.assert_array_equal(one[0], listed[0])
+    np.testing.assert_array_equal(one[1], listed[1])
+
+
 def test_keys_make_hashmaps_unlinkable() -> None:
     h, y = clustered_hashmaps(n_ids=100, per_id=6, noise=0.3)
     keys_a = {u: u for u in range(100)}
