@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg")
+ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg", "pilot-q")
 # agents.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
 RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
 BACKEND_ALGOS = {"sb3": ALGOS, "rllib": RLLIB_ALGOS}
@@ -103,6 +103,33 @@ def _train_episode_pg(args: argparse.Namespace) -> Any:
     return agent
 
 
+def _train_pilot_q(args: argparse.Namespace, out: Path) -> int:
+    """PilotQ on the env's fixed pool; writes ``OUT/hash.pilots`` (no torch involved)."""
+    import gymnasium as gym
+
+    from agents.pilot_q import PilotQ
+
+    env = gym.make(args.env, **args.env_kwargs).unwrapped
+    pool = getattr(env, "pool", None)
+    n_words, n_bins = getattr(env, "n_words", None), getattr(env, "n_bins", None)
+    if pool is None or not len(pool) == n_words == n_bins:
+        raise ValueError(
+            "pilot-q memorises a fixed pool: use a StatelessHash env with pool_size == "
+            "n_words == n_bins"
+        )
+    start = time.perf_counter()
+    agent = PilotQ(pool.words, n_bins=n_bins, seed=args.seed, **args.algo_kwargs)
+    hash_fn = agent.learn(max_episodes=max(args.timesteps // n_words, 1))
+    path = hash_fn.save(out / "hash.pilots")
+    bits = hash_fn.bits_per_key(n_words)["fixed_width"]
+    print(
+        f"trained pilot-q on {args.env} in {time.perf_counter() - start:.1f} s "
+        f"({agent.episodes:,} episodes): {agent.collisions:,} collisions on the pool -> {path} "
+        f"({bits:.2f} bits/key)"
+    )
+    return 0
+
+
 def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
     """Train with RLlib on a local Ray instance (or the cluster at ``--address``).
 
@@ -139,10 +166,6 @@ def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from agents.policy_hash import PolicyHash
-
     if args.algo not in BACKEND_ALGOS[args.backend]:
         raise ValueError(
             f"unknown algorithm {args.algo!r} for --backend {args.backend}; choose from "
@@ -152,6 +175,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--timesteps must be >= 1, got {args.timesteps}")
     if args.n_envs < 1:
         raise ValueError(f"--n-envs must be >= 1, got {args.n_envs}")
+    if args.algo == "pilot-q":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        return _train_pilot_q(args, out)
+    import torch
+
+    from agents.policy_hash import PolicyHash
+
     torch.set_num_threads(args.threads)
     args.env_kwargs = _with_corpus_max_len(args.env, args.env_kwargs)
     out = Path(args.out)

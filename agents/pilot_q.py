@@ -224,7 +224,7 @@ class PilotQ:
         self,
         words: Sequence[str],
         n_bins: int | None = None,
-        bucket_size: float = 5.0,
+        bucket_size: float = 3.0,
         seed: int = 0,
         reward_empty: float = 10.0,
         reward_occupied: float = -10.0,

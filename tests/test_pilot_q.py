@@ -190,3 +190,18 @@ def test_cli_evaluate_reads_a_pilots_file(tmp_path, capsys, web2_2000: list[str]
     table = capsys.readouterr().out
     row = next(line for line in table.splitlines() if line.startswith(f"| {path} "))
     assert row.split("|")[3].strip() == "0"  # memorize-2000 collisions
+
+
+def test_cli_train_pilot_q_writes_a_perfect_hash(tmp_path, capsys, web2_2000) -> None:
+    from hash_envs.cli import main
+
+    kwargs = '{"corpus": "web2", "pool_size": 2000, "n_words": 2000, "n_bins": 2000}'
+    args = ["train", "--algo", "pilot-q", "--env-kwargs", kwargs, "--timesteps", str(10**9)]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert "0 collisions on the pool" in capsys.readouterr().out
+    h = load_pilot_hash(tmp_path / "hash.pilots")
+    assert np.unique(h.hash_many(web2_2000)).size == 2000  # the env's pool is this subset
+    not_fixed = '{"corpus": "web2", "n_words": 100, "n_bins": 100}'
+    args = ["train", "--algo", "pilot-q", "--env-kwargs", not_fixed, "--timesteps", "100"]
+    assert main([*args, "--out", str(tmp_path / "no")]) == 2
+    assert "pool_size == n_words == n_bins" in capsys.readouterr().err
