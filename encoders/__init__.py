@@ -11,37 +11,46 @@ baseline, and the attacks that test their promises (issue #6).
 - :mod:`encoders.attacks`: inversion, PGD impersonation (and a quantising defence),
   own-key versus stolen-key verification, unlinkability D<->sys.
 - :mod:`encoders.evaluate` / ``hash-envs encoders run``: the whole evaluation, reported.
+
+Names are imported on first use, so that ``hash-envs`` (which registers the
+``encoders`` subcommand) starts without importing torch or scikit-learn.
 """
 
-from encoders.biohash import BioHash
-from encoders.contrastive import (
-    ConvEncoder,
-    HashmapKey,
-    MLPEncoder,
-    TrainConfig,
-    encode,
-    make_encoder,
-    train_encoder,
-)
-from encoders.data import BiometricDataset, digits, load, olivetti, split_per_identity, synthetic
-from encoders.server import ServerDiscriminator, roc_eer, verification_scores
+from __future__ import annotations
 
-__all__ = [
-    "BioHash",
-    "BiometricDataset",
-    "ConvEncoder",
-    "HashmapKey",
-    "MLPEncoder",
-    "ServerDiscriminator",
-    "TrainConfig",
-    "digits",
-    "encode",
-    "load",
-    "make_encoder",
-    "olivetti",
-    "roc_eer",
-    "split_per_identity",
-    "synthetic",
-    "train_encoder",
-    "verification_scores",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BioHash": "encoders.biohash",
+    "ConvEncoder": "encoders.contrastive",
+    "HashmapKey": "encoders.contrastive",
+    "MLPEncoder": "encoders.contrastive",
+    "TrainConfig": "encoders.contrastive",
+    "encode": "encoders.contrastive",
+    "make_encoder": "encoders.contrastive",
+    "train_encoder": "encoders.contrastive",
+    "BiometricDataset": "encoders.data",
+    "digits": "encoders.data",
+    "load": "encoders.data",
+    "olivetti": "encoders.data",
+    "split_per_identity": "encoders.data",
+    "synthetic": "encoders.data",
+    "ServerDiscriminator": "encoders.server",
+    "roc_eer": "encoders.server",
+    "verification_scores": "encoders.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'encoders' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
