@@ -8,7 +8,8 @@ Modules: :mod:`~model_hashing.graph` (ONNX -> layer graph, merge rules, features
 edit-distance targets), :mod:`~model_hashing.dataset` (cached PyG dataset),
 :mod:`~model_hashing.nn` and :mod:`~model_hashing.train` (HNN-Net),
 :mod:`~model_hashing.baselines` (WL / histogram SimHash), :mod:`~model_hashing.retrieval`
-(metrics), :mod:`~model_hashing.evaluate` (the table), :mod:`~model_hashing.index`
+(metrics), :mod:`~model_hashing.evaluate` (the table), :mod:`~model_hashing.zoo_eval`
+(all torchvision models, held-out families), :mod:`~model_hashing.index`
 (SQLite model-hash index) and :mod:`~model_hashing.cli`.
 """
 

@@ -4,8 +4,9 @@
 * ``index add [--db PATH] [--checkpoint PT] MODEL...``: hash and store models;
 * ``query [--db PATH] [--checkpoint PT] MODEL --top K``: the stored models nearest in
   Hamming distance;
-* ``reproduce [--out DIR] [--epochs N]``: rebuild the retrieval table and the default
-  checkpoint.
+* ``reproduce [--out DIR] [--epochs N] [--zoo paper|all]``: rebuild the retrieval table
+  and the default checkpoint; ``--zoo all``: the held-out-family evaluation on every
+  torchvision classification model instead (no checkpoint).
 
 MODEL is an ONNX file or a torchvision model name.
 """
@@ -49,6 +50,17 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from model_hashing.evaluate import run_evaluation
     from model_hashing.index import default_checkpoint
 
+    if args.zoo == "all":
+        from model_hashing.zoo_eval import ZOO_DEFAULTS, zoo_held_out_eval
+
+        out = args.out or "results/model_hashing_zoo"
+        epochs = args.epochs or ZOO_DEFAULTS["epochs"]
+        result = zoo_held_out_eval(out, epochs=epochs, seed=args.seed)
+        print((Path(out) / "zoo_held_out.md").read_text())
+        print(f"total {result['total_seconds']} s")
+        return 0
+    args.out = args.out or "results/model_hashing"
+    args.epochs = args.epochs or 200
     result = run_evaluation(
         args.out, epochs=args.epochs, seed=args.seed, checkpoint=default_checkpoint()
     )
@@ -72,8 +84,14 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     add.set_defaults(func=_cmd_add)
     query.set_defaults(func=_cmd_query)
     reproduce = sub.add_parser("reproduce", help="rebuild the retrieval table")
-    reproduce.add_argument("--out", default="results/model_hashing")
-    reproduce.add_argument("--epochs", type=int, default=200)
+    reproduce.add_argument("--out", help="default results/model_hashing[_zoo]")
+    reproduce.add_argument("--epochs", type=int, help="default 200 (paper), 40 (all)")
+    reproduce.add_argument(
+        "--zoo",
+        choices=["paper", "all"],
+        default="paper",
+        help="all: every torchvision classification model, held-out families",
+    )
     reproduce.add_argument("--seed", type=int, default=0)
     reproduce.set_defaults(func=_cmd_reproduce)
 
