@@ -23,7 +23,7 @@ older ``filelock``).
 Usage::
 
     python bench/sac_discrete_vs_tianshou.py --out results/bench --jobs 4 \\
-        --peer-python /tmp/ts/bin/python
+        --peer-python PEER_VENV/bin/python
 
 Writes ``sac_discrete_vs_tianshou.json`` (every run) and ``sac_discrete_vs_tianshou.md``
 (a table) into ``--out``.
