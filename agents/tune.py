@@ -27,29 +27,35 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from ray import tune
-from ray.tune.logger import TBXLoggerCallback
-from ray.tune.schedulers import ASHAScheduler
 
 __all__ = ["SEARCH_SPACES", "add_sweep_parser", "episode_collisions", "main", "sweep"]
 
 METRIC = "collisions"
 
-#: Tune search spaces per agent; ``--algo-kwargs`` fixes (and overrides) any of them.
-SEARCH_SPACES: dict[str, dict[str, Any]] = {
+#: Tune search spaces per agent, as ``name: (ray.tune sampler, *its arguments)`` (built by
+#: :func:`search_space`, so that importing this module -- and so ``hash-envs`` -- does not
+#: import Ray); ``--algo-kwargs`` fixes (and overrides) any of them.
+SEARCH_SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
     "pg": {
-        "learning_rate": tune.loguniform(1e-4, 3e-2),
-        "baseline": tune.choice(["mean", "value"]),
-        "normalize_advantage": tune.choice([False, True]),
-        "ent_coef": tune.uniform(0.0, 0.01),
+        "learning_rate": ("loguniform", 1e-4, 3e-2),
+        "baseline": ("choice", ["mean", "value"]),
+        "normalize_advantage": ("choice", [False, True]),
+        "ent_coef": ("uniform", 0.0, 0.01),
     },
     "sac": {
-        "learning_rate": tune.loguniform(1e-4, 3e-3),
-        "batch_size": tune.choice([64, 128, 256]),
-        "tau": tune.loguniform(1e-3, 5e-2),
-        "target_entropy_scale": tune.uniform(0.3, 0.9),
+        "learning_rate": ("loguniform", 1e-4, 3e-3),
+        "batch_size": ("choice", [64, 128, 256]),
+        "tau": ("loguniform", 1e-3, 5e-2),
+        "target_entropy_scale": ("uniform", 0.3, 0.9),
     },
 }
+
+
+def search_space(algo: str) -> dict[str, Any]:
+    """The Ray Tune search space of ``algo`` (see :data:`SEARCH_SPACES`)."""
+    from ray import tune
+
+    return {name: getattr(tune, kind)(*args) for name, (kind, *args) in SEARCH_SPACES[algo].items()}
 
 
 def _agent_class(algo: str) -> type:
@@ -103,6 +109,7 @@ def _trial(
     """One Tune trial: train in ``report_every``-step chunks, report collisions after each."""
     import torch
     from gymnasium import spaces
+    from ray import tune
 
     import hash_envs  # noqa: F401  (registers hash_envs/* in this worker process)
     from agents.vec_env import make_sb3_vec_env
@@ -116,6 +123,17 @@ def _trial(
         model.learn(report_every, reset_num_timesteps=False, tb_log_name="sb3")
         score = episode_collisions(model, env_id, env_kwargs, eval_episodes, seed=10_000 + seed)
         tune.report({METRIC: score, "timesteps": model.num_timesteps})
+
+
+def _check_sweep_args(algo: str, *counts: int) -> None:
+    if algo not in SEARCH_SPACES:
+        raise ValueError(
+            f"unknown sweep algorithm {algo!r}; choose from {', '.join(SEARCH_SPACES)}"
+        )
+    labels = ("timesteps", "num_samples", "report_every", "eval_episodes")
+    for label, value in zip(labels, counts, strict=True):
+        if value < 1:
+            raise ValueError(f"{label} must be >= 1, got {value}")
 
 
 def sweep(
@@ -140,20 +158,13 @@ def sweep(
     ``reduction_factor=2``) and stops the worse half at each rung. A trial that raises
     fails the sweep with its error, rather than silently ranking the others.
     """
+    from ray import tune
+    from ray.tune.logger import TBXLoggerCallback
+    from ray.tune.schedulers import ASHAScheduler
+
     from hash_envs.distributed import connect
 
-    if algo not in SEARCH_SPACES:
-        raise ValueError(
-            f"unknown sweep algorithm {algo!r}; choose from {', '.join(SEARCH_SPACES)}"
-        )
-    for label, value in (
-        ("timesteps", timesteps),
-        ("num_samples", num_samples),
-        ("report_every", report_every),
-        ("eval_episodes", eval_episodes),
-    ):
-        if value < 1:
-            raise ValueError(f"{label} must be >= 1, got {value}")
+    _check_sweep_args(algo, timesteps, num_samples, report_every, eval_episodes)
     connect(address)
     trainable = tune.with_parameters(
         _trial,
@@ -168,7 +179,7 @@ def sweep(
     )
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
-        param_space={**SEARCH_SPACES[algo], **dict(fixed or {})},
+        param_space={**search_space(algo), **dict(fixed or {})},
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="min",
@@ -197,6 +208,10 @@ def sweep(
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from agents.cli import _with_corpus_max_len
 
+    # Bad counts are refused before the corpus (possibly Moby) is loaded.
+    _check_sweep_args(
+        args.algo, args.timesteps, args.num_samples, args.report_every, args.eval_episodes
+    )
     env_kwargs = _with_corpus_max_len(args.env, args.env_kwargs)
     config, collisions, experiment = sweep(
         args.algo,

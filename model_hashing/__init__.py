@@ -11,21 +11,17 @@ edit-distance targets), :mod:`~model_hashing.dataset` (cached PyG dataset),
 (metrics), :mod:`~model_hashing.evaluate` (the table), :mod:`~model_hashing.zoo_eval`
 (all torchvision models, held-out families), :mod:`~model_hashing.index`
 (SQLite model-hash index) and :mod:`~model_hashing.cli`.
+
+The graph functions below are imported on first use, so that ``hash-envs`` (which
+registers the ``model-hash`` subcommand) starts without importing torch.
 """
 
-from model_hashing.graph import (
-    MERGE_RULES,
-    OP_TYPES,
-    export_onnx,
-    load_onnx,
-    merge_layers,
-    node_features,
-    onnx_to_graph,
-    total_flops,
-    total_params,
-)
+from __future__ import annotations
 
-__all__ = [
+import importlib
+from typing import Any
+
+_GRAPH_NAMES = (
     "MERGE_RULES",
     "OP_TYPES",
     "export_onnx",
@@ -35,4 +31,18 @@ __all__ = [
     "onnx_to_graph",
     "total_flops",
     "total_params",
-]
+)
+
+__all__ = list(_GRAPH_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _GRAPH_NAMES:
+        raise AttributeError(f"module 'model_hashing' has no attribute {name!r}")
+    value = getattr(importlib.import_module("model_hashing.graph"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

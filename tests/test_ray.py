@@ -163,6 +163,7 @@ def test_bad_inputs_give_clear_errors(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(ClusterUnreachableError, match="HOST:PORT"):
         connect("no-port-here")
     base = ["train", "--backend", "rllib", "--timesteps", "10"]
+    base += ["--env-kwargs", json.dumps(ENV_KWARGS)]  # web2: no Moby needed
     code = main([*base, "--algo", "ppo", "--address", f"127.0.0.1:{port}"])
     assert code == 2 and "cannot reach a Ray cluster" in capsys.readouterr().err
     assert main([*base, "--algo", "pg"]) == 2
