@@ -17,8 +17,7 @@ torch or Stable-Baselines3.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hash_envs.lazy import lazy_exports
 
 _EXPORTS = {
     "PG": "agents.pg",
@@ -37,16 +36,4 @@ _EXPORTS = {
     "make_sb3_vec_env": "agents.vec_env",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'agents' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

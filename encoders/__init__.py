@@ -18,8 +18,7 @@ Names are imported on first use, so that ``hash-envs`` (which registers the
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hash_envs.lazy import lazy_exports
 
 _EXPORTS = {
     "BioHash": "encoders.biohash",
@@ -41,16 +40,4 @@ _EXPORTS = {
     "verification_scores": "encoders.server",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'encoders' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -18,8 +18,7 @@ registers the ``model-hash`` subcommand) starts without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hash_envs.lazy import lazy_exports
 
 _GRAPH_NAMES = (
     "MERGE_RULES",
@@ -33,16 +32,6 @@ _GRAPH_NAMES = (
     "total_params",
 )
 
-__all__ = list(_GRAPH_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _GRAPH_NAMES:
-        raise AttributeError(f"module 'model_hashing' has no attribute {name!r}")
-    value = getattr(importlib.import_module("model_hashing.graph"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, dict.fromkeys(_GRAPH_NAMES, "model_hashing.graph")
+)
