@@ -121,7 +121,7 @@ def _train_pilot_q(args: argparse.Namespace, out: Path) -> int:
     agent = PilotQ(pool.words, n_bins=n_bins, seed=args.seed, **args.algo_kwargs)
     hash_fn = agent.learn(max_episodes=max(args.timesteps // n_words, 1))
     path = hash_fn.save(out / "hash.pilots")
-    bits = hash_fn.bits_per_key(n_words)["fixed_width"]
+    bits = hash_fn.bits_per_key(n_words)["stored"]
     print(
         f"trained pilot-q on {args.env} in {time.perf_counter() - start:.1f} s "
         f"({agent.episodes:,} episodes): {agent.collisions:,} collisions on the pool -> {path} "

@@ -63,6 +63,8 @@ __all__ = [
     "EpisodeStats",
     "PilotHash",
     "PilotQ",
+    "decode_pilots",
+    "encode_pilots",
     "load_pilot_hash",
     "pack_bits",
     "unpack_bits",
@@ -70,6 +72,7 @@ __all__ = [
 ]
 
 _FORMAT = "hash-envs/pilot-hash/1"
+_HEADER = 40  # bytes: n_bins, n_buckets, seed, n_exceptions, and the three bit widths
 _UINT64 = np.uint64
 
 
@@ -93,10 +96,11 @@ def mix(pilots: np.ndarray) -> np.ndarray:
 class PilotHash(HashFunction):
     """The learned hash: ``bin(w) = (h1(w) XOR mix(pilot[h0(w) mod B])) mod n_bins``.
 
-    ``size_bytes`` counts the pilots bit-packed at the width of the largest one plus a
-    24-byte header (``n_bins``, ``n_buckets``, ``seed``); :meth:`bits_per_key` reports that
-    and the pilots' empirical entropy (what an entropy coder could approach, without
-    constant-time random access).
+    ``size_bytes`` counts the pilots as :func:`encode_pilots` stores them (most in a
+    few bits each, the rare large ones as exceptions) plus a 40-byte header.
+    :meth:`bits_per_key` reports that, the plain fixed width (every pilot at the largest
+    one's width) and the pilots' empirical entropy (what an entropy coder could approach,
+    without constant-time random access).
     """
 
     name = "pilot-q"
@@ -123,15 +127,21 @@ class PilotHash(HashFunction):
 
     @property
     def size_bytes(self) -> int:
-        return math.ceil(self.n_buckets * self.pilot_bits / 8) + 24
+        return sum(a.nbytes for a in encode_pilots(self.pilots).values() if a.ndim) + _HEADER
 
     def bits_per_key(self, n_keys: int | None = None) -> dict[str, float]:
-        """Stored bits per key (fixed width, header included) and the entropy bound."""
+        """Bits per key: ``stored`` (``size_bytes``), ``fixed_width`` (every pilot at the
+        largest one's width, plus the header) and ``entropy`` (the pilots' entropy)."""
         n_keys = self.n_bins if n_keys is None else n_keys
         _, counts = np.unique(self.pilots, return_counts=True)
         p = counts / counts.sum()
         entropy = float(-(p * np.log2(p)).sum()) * self.n_buckets
-        return {"fixed_width": 8 * self.size_bytes / n_keys, "entropy": entropy / n_keys}
+        fixed = math.ceil(self.n_buckets * self.pilot_bits / 8) + _HEADER
+        return {
+            "stored": 8 * self.size_bytes / n_keys,
+            "fixed_width": 8 * fixed / n_keys,
+            "entropy": entropy / n_keys,
+        }
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
         h = word_hashes(words, self.seed)
@@ -139,16 +149,15 @@ class PilotHash(HashFunction):
         return ((h[:, 1] ^ masks) % _UINT64(self.n_bins)).astype(np.int64)
 
     def save(self, path: str | Path) -> Path:
-        """Write the function to ``path``: NumPy ``.npz`` content holding the pilots
-        bit-packed at :attr:`pilot_bits` each (the bytes ``size_bytes`` counts) and a
-        SHA-256 of them; use the suffix ``.pilots`` so that the leaderboard loads it."""
+        """Write the function to ``path``: NumPy ``.npz`` content holding
+        :func:`encode_pilots`'s arrays (the bytes ``size_bytes`` counts) and a SHA-256 of
+        the pilots; use the suffix ``.pilots`` so that the leaderboard loads it."""
         path = Path(path)
         buf = io.BytesIO()
         np.savez(
             buf,
             format=np.array(_FORMAT),
-            packed=pack_bits(self.pilots, self.pilot_bits),
-            pilot_bits=np.int64(self.pilot_bits),
+            **encode_pilots(self.pilots),
             n_buckets=np.int64(self.n_buckets),
             n_bins=np.int64(self.n_bins),
             seed=np.int64(self.seed),
@@ -171,6 +180,46 @@ def unpack_bits(packed: np.ndarray, width: int, count: int) -> np.ndarray:
     return (bits.astype(_UINT64) << np.arange(width, dtype=_UINT64)).sum(axis=1, dtype=_UINT64)
 
 
+def encode_pilots(pilots: np.ndarray) -> dict[str, np.ndarray]:
+    """Pilots as stored: every bucket's pilot in ``width`` bits, where the all-ones value
+    means "look it up among the exceptions": the buckets (sorted, ``index_bits`` each)
+    whose pilot does not fit, and their pilots (``value_bits`` each). ``width`` minimises
+    the total; a lookup stays constant time plus a binary search among the exceptions.
+    Most pilots are small, but a minimal table's last buckets need pilots near ``n``."""
+    pilots = np.asarray(pilots, dtype=_UINT64)
+    value_bits = max(1, int(pilots.max()).bit_length())
+    index_bits = max(1, (pilots.size - 1).bit_length())
+    ordered = np.sort(pilots)
+
+    def cost(width: int) -> int:
+        escapes = pilots.size - np.searchsorted(ordered, _UINT64((1 << width) - 1))
+        return pilots.size * width + int(escapes) * (index_bits + value_bits)
+
+    width = min(range(1, value_bits + 2), key=cost)
+    escape = _UINT64((1 << width) - 1)
+    exceptions = np.flatnonzero(pilots >= escape)
+    return {
+        "width": np.int64(width),
+        "packed": pack_bits(np.minimum(pilots, escape), width),
+        "index_bits": np.int64(index_bits),
+        "value_bits": np.int64(value_bits),
+        "n_exceptions": np.int64(exceptions.size),
+        "exception_buckets": pack_bits(exceptions, index_bits),
+        "exception_pilots": pack_bits(pilots[exceptions], value_bits),
+    }
+
+
+def decode_pilots(fields: dict[str, np.ndarray], n_buckets: int) -> np.ndarray:
+    """Inverse of :func:`encode_pilots`."""
+    width, n_exceptions = int(fields["width"]), int(fields["n_exceptions"])
+    pilots = unpack_bits(fields["packed"], width, n_buckets)
+    buckets = unpack_bits(fields["exception_buckets"], int(fields["index_bits"]), n_exceptions)
+    pilots[buckets.astype(np.int64)] = unpack_bits(
+        fields["exception_pilots"], int(fields["value_bits"]), n_exceptions
+    )
+    return pilots
+
+
 def _checksum(pilots: np.ndarray, n_bins: int, seed: int) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(pilots, dtype="<u8").tobytes())
     digest.update(f"{n_bins}:{seed}".encode())
@@ -188,8 +237,7 @@ def load_pilot_hash(path: str | Path) -> PilotHash:
     if str(fields.get("format", "")) != _FORMAT:
         raise ValueError(f"{path} is not a pilot-hash file (format {_FORMAT!r} expected)")
     try:
-        width, count = int(fields["pilot_bits"]), int(fields["n_buckets"])
-        pilots = unpack_bits(fields["packed"], width, count)
+        pilots = decode_pilots(fields, int(fields["n_buckets"]))
         n_bins, seed, checksum = int(fields["n_bins"]), int(fields["seed"]), str(fields["sha256"])
     except (KeyError, ValueError) as err:
         raise ValueError(f"{path} is damaged: {err}") from None

@@ -9,7 +9,15 @@ import time
 import numpy as np
 import pytest
 
-from agents.pilot_q import PilotHash, PilotQ, load_pilot_hash, pack_bits, unpack_bits
+from agents.pilot_q import (
+    PilotHash,
+    PilotQ,
+    decode_pilots,
+    encode_pilots,
+    load_pilot_hash,
+    pack_bits,
+    unpack_bits,
+)
 from hash_envs import corpus
 from hash_envs.envs import StatelessHashEnv
 from hash_envs.hashing import make_hash_function
@@ -72,7 +80,7 @@ def test_2000_words_reach_a_perfect_hash_quickly(web2_2000: list[str]) -> None:
     assert np.unique(bins).size == len(web2_2000) == h.n_bins
     assert bins.min() >= 0 and bins.max() < h.n_bins
     assert agent.history[-1].collisions == 0 and agent.history[-1].moving_buckets == 0
-    assert h.bits_per_key()["fixed_width"] < 16  # a few bits per word, not a word list
+    assert h.bits_per_key()["stored"] < 16  # a few bits per word, not a word list
 
 
 def test_the_hash_is_stateless_and_deterministic(web2_2000: list[str]) -> None:
@@ -124,21 +132,35 @@ def test_damaged_or_foreign_files_are_refused(tmp_path) -> None:
         load_pilot_hash(tmp_path / "other.pilots")
 
 
-def test_the_file_stores_the_pilots_bit_packed(tmp_path) -> None:
-    pilots = np.random.default_rng(0).integers(0, 2**19, size=1001)
-    h = PilotHash(pilots, n_bins=3000, seed=2)
+def test_the_file_stores_the_pilots_compactly(tmp_path) -> None:
+    """Small pilots in a few bits each, the rare large ones as exceptions: the file's
+    arrays are exactly the bytes size_bytes counts, and they decode to the pilots."""
+    rng = np.random.default_rng(0)
+    pilots = rng.geometric(0.2, size=5000) - 1
+    pilots[rng.choice(5000, 7, replace=False)] = rng.integers(2**18, 2**19, 7)
+    h = PilotHash(pilots, n_bins=15000, seed=2)
+    code = encode_pilots(h.pilots)
+    assert int(code["n_exceptions"]) >= 7 and int(code["width"]) < h.pilot_bits
     with np.load(h.save(tmp_path / "h.pilots")) as data:
-        assert data["packed"].nbytes == h.size_bytes - 24 == -(-1001 * h.pilot_bits // 8)
+        stored = sum(data[k].nbytes for k in data.files if data[k].dtype == np.uint8)
+    assert stored == h.size_bytes - 40
     np.testing.assert_array_equal(load_pilot_hash(tmp_path / "h.pilots").pilots, pilots)
-    np.testing.assert_array_equal(unpack_bits(pack_bits(pilots, 19), 19, 1001), pilots)
+    np.testing.assert_array_equal(decode_pilots(code, 5000), pilots)
+    bits = h.bits_per_key(5000)
+    assert bits["entropy"] < bits["stored"] < bits["fixed_width"]
+    np.testing.assert_array_equal(unpack_bits(pack_bits(pilots, 19), 19, 5000), pilots)
 
 
-def test_bits_per_key_counts_the_packed_pilots() -> None:
+def test_bits_per_key_counts_the_stored_bytes() -> None:
     h = PilotHash(np.array([0, 1, 2, 3, 0, 0, 0, 7]), n_bins=16, seed=0)
     assert h.pilot_bits == 3
-    assert h.size_bytes == 3 + 24  # 8 pilots x 3 bits, plus the header
+    # width 3 fits every pilot but 7 (the escape): 3 bytes of 3-bit fields beat 8 x 2 bits
+    # plus an exception; either way size_bytes is what encode_pilots stores, plus 40.
+    code = encode_pilots(h.pilots)
+    assert h.size_bytes == sum(a.nbytes for a in code.values() if a.ndim) + 40
     bits = h.bits_per_key()
-    assert bits["fixed_width"] == pytest.approx(8 * 27 / 16)
+    assert bits["stored"] == pytest.approx(8 * h.size_bytes / 16)
+    assert bits["fixed_width"] == pytest.approx(8 * (3 + 40) / 16)
     p = np.array([4, 1, 1, 1, 1]) / 8
     assert bits["entropy"] == pytest.approx(-(p * np.log2(p)).sum() * 8 / 16)
 
