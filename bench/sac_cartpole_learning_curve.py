@@ -4,7 +4,8 @@ Not a unit test. ``bench/sac_discrete_vs_tianshou.py`` scores only the final pol
 episodes capped at CartPole-v1's 500 steps. A policy that balances the pole but lets the
 cart drift slowly sideways scores 500 on most such episodes and fails on a few, so that
 score cannot tell "solved" from "nearly solved". This script trains ``SACDiscrete`` with
-its defaults (the benchmark's shared settings) and, every ``--every`` steps, runs the
+the benchmark's CartPole-v1 settings (``--shared-only``: its shared settings, which are
+``SACDiscrete``'s defaults) and, every ``--every`` steps, runs the
 greedy policy on ``--eval-episodes`` episodes with a longer cap (``--max-episode-steps``,
 default 5,000), recording the episode lengths and, for episodes that end early, whether
 the cart left the track (|x| > 2.4) or the pole fell. At the end it also scores the final
@@ -58,19 +59,20 @@ def greedy_episodes(model: Any, n_episodes: int, max_steps: int, seed0: int) -> 
     return episodes
 
 
-def run_seed(seed: int, steps: int, every: int, n_eval: int, max_steps: int) -> dict:
+def run_seed(
+    seed: int, steps: int, every: int, n_eval: int, max_steps: int, shared_only: bool
+) -> dict:
     """Train one seed with checkpoint evaluations; runs in its own process."""
-    import gymnasium as gym
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    from sac_discrete_vs_tianshou import evaluate  # the peer benchmark's final score
-
-    from agents.sac_discrete import SACDiscrete
+    # The peer benchmark's model, settings and final score.
+    from sac_discrete_vs_tianshou import evaluate, make_ours, settings
 
     torch.set_num_threads(1)
+    hp = settings("CartPole-v1", shared_only)
     curve: list[dict] = []
 
     class LongEval(BaseCallback):
@@ -93,7 +95,7 @@ def run_seed(seed: int, steps: int, every: int, n_eval: int, max_steps: int) -> 
             }
         )
 
-    model = SACDiscrete("MlpPolicy", gym.make("CartPole-v1"), seed=seed, device="cpu")
+    model = make_ours("CartPole-v1", seed, hp)
     start = time.perf_counter()
     model.learn(total_timesteps=steps, callback=LongEval())
     wall = time.perf_counter() - start
@@ -103,6 +105,7 @@ def run_seed(seed: int, steps: int, every: int, n_eval: int, max_steps: int) -> 
     )
     return {
         "seed": seed,
+        "hyperparameters": hp,
         "train_wall_s": wall,
         "curve": curve,
         "final_returns_500": returns,
@@ -152,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--max-episode-steps", type=int, default=5_000)
     parser.add_argument("--jobs", type=int, default=1, help="seeds at a time (processes)")
+    parser.add_argument(
+        "--shared-only",
+        action="store_true",
+        help="the peer benchmark's shared settings (SACDiscrete's defaults) without its "
+        "CartPole-v1 changes",
+    )
     args = parser.parse_args(argv)
     if args.every <= 0 or args.steps <= 0 or args.eval_episodes <= 0:
         parser.error("--steps, --every and --eval-episodes must be positive")
@@ -165,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.seeds,
                 *[
                     [v] * len(args.seeds)
-                    for v in (args.steps, args.every, args.eval_episodes, args.max_episode_steps)
+                    for v in (
+                        args.steps,
+                        args.every,
+                        args.eval_episodes,
+                        args.max_episode_steps,
+                        args.shared_only,
+                    )
                 ],
             )
         )
@@ -175,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval_episodes": args.eval_episodes,
         "max_episode_steps": args.max_episode_steps,
         "seeds": args.seeds,
+        "hyperparameters": runs[0]["hyperparameters"],
         "jobs": args.jobs,
         "cpu_count": os.cpu_count(),
         "total_wall_s": round(time.perf_counter() - t0, 1),
