@@ -5,9 +5,9 @@ episodes capped at CartPole-v1's 500 steps. A policy that balances the pole but 
 cart drift slowly sideways scores 500 on most such episodes and fails on a few, so that
 score cannot tell "solved" from "nearly solved". This script trains ``SACDiscrete`` with
 the benchmark's CartPole-v1 settings (``--shared-only``: its shared settings, which are
-``SACDiscrete``'s defaults) and, every ``--every`` steps, runs the
-greedy policy on ``--eval-episodes`` episodes with a longer cap (``--max-episode-steps``,
-default 5,000), recording the episode lengths and, for episodes that end early, whether
+``SACDiscrete``'s defaults) and, every ``--every`` steps, runs the greedy policy on
+``--eval-episodes`` episodes with a longer cap (``--max-episode-steps``, default 5,000),
+recording the episode lengths and, for episodes that end early, whether
 the cart left the track (|x| > 2.4) or the pole fell. At the end it also scores the final
 policy exactly as the peer benchmark does (20 episodes, 500-step cap, its evaluation
 seeds), so the two scripts can be checked against each other.
@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ from _results import write_results  # bench/: scripts run as python bench/NAME.p
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_EVAL_SEED = 2_000_000  # long episodes use seeds LONG_EVAL_SEED + i
-X_LIMIT = 2.4  # CartPole-v1's x_threshold
 
 
 def greedy_episodes(model: Any, n_episodes: int, max_steps: int, seed0: int) -> list[dict]:
@@ -45,6 +45,7 @@ def greedy_episodes(model: Any, n_episodes: int, max_steps: int, seed0: int) -> 
     import gymnasium as gym
 
     env = gym.make("CartPole-v1", max_episode_steps=max_steps)
+    x_limit = env.unwrapped.x_threshold  # beyond it the cart has left the track
     episodes = []
     for i in range(n_episodes):
         obs, _ = env.reset(seed=seed0 + i)
@@ -53,7 +54,7 @@ def greedy_episodes(model: Any, n_episodes: int, max_steps: int, seed0: int) -> 
             action = int(model.predict(obs, deterministic=True)[0])
             obs, _, terminated, truncated, _ = env.step(action)
             length += 1
-        cause = "held" if not terminated else ("cart" if abs(obs[0]) > X_LIMIT else "pole")
+        cause = "held" if not terminated else ("cart" if abs(obs[0]) > x_limit else "pole")
         episodes.append({"length": length, "end": cause})
     env.close()
     return episodes
@@ -168,22 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        runs = list(
-            pool.map(
-                run_seed,
-                args.seeds,
-                *[
-                    [v] * len(args.seeds)
-                    for v in (
-                        args.steps,
-                        args.every,
-                        args.eval_episodes,
-                        args.max_episode_steps,
-                        args.shared_only,
-                    )
-                ],
-            )
+        one_seed = partial(
+            run_seed,
+            steps=args.steps,
+            every=args.every,
+            n_eval=args.eval_episodes,
+            max_steps=args.max_episode_steps,
+            shared_only=args.shared_only,
         )
+        runs = list(pool.map(one_seed, args.seeds))
     meta = {
         "steps": args.steps,
         "every": args.every,
