@@ -8,6 +8,7 @@ sub-environment. A test checks that both give identical episodes for the same se
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,40 @@ def _check_args(
         )
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
+
+
+def bin_layout(n_bins: int) -> tuple[int, int]:
+    """``(rows, cols)`` of a factorised table: the most square grid with ``rows * cols >=
+    n_bins`` (``rows = ceil(sqrt(n_bins))``), so each part of the action stays small."""
+    rows = math.isqrt(n_bins - 1) + 1 if n_bins > 1 else 1
+    return rows, -(-n_bins // rows)
+
+
+def _action_space(n_bins: int, factorize_bins: bool) -> spaces.Space:
+    if factorize_bins:
+        return spaces.MultiDiscrete(bin_layout(n_bins))
+    return spaces.Discrete(n_bins)
+
+
+def actions_to_bins(actions: np.ndarray, n_bins: int, factorize_bins: bool) -> np.ndarray:
+    """Bins named by a batch of actions: ``(batch,)`` bins, or ``(batch, 2)`` factorised
+    ``(row, col)`` cells mapped to ``(row * cols + col) % n_bins`` (:func:`bin_layout`)."""
+    actions = np.asarray(actions)
+    if not np.issubdtype(actions.dtype, np.integer):
+        raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
+    if not factorize_bins:
+        if actions.ndim != 1:
+            raise ValueError(f"actions must be a batch of bins, got shape {actions.shape}")
+        if actions.size and (actions.min() < 0 or actions.max() >= n_bins):
+            raise ValueError(f"actions must lie in the table's bins 0..{n_bins - 1}")
+        return actions.astype(np.int64, copy=False)
+    rows, cols = bin_layout(n_bins)
+    if actions.ndim != 2 or actions.shape[1] != 2:
+        raise ValueError(f"factorised actions must be (row, col) pairs, got shape {actions.shape}")
+    cells = actions.astype(np.int64)
+    if cells.size and (cells.min() < 0 or cells[:, 0].max() >= rows or cells[:, 1].max() >= cols):
+        raise ValueError(f"factorised actions must lie in MultiDiscrete([{rows}, {cols}])")
+    return (cells[:, 0] * cols + cells[:, 1]) % n_bins
 
 
 def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -97,7 +132,12 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     policy with zero collisions is a perfect hash of the pool.
 
     ## Action Space
-    ``Discrete(n_bins)``: the bin to put the current word into.
+    ``Discrete(n_bins)``: the bin to put the current word into. With
+    ``factorize_bins=True``: ``MultiDiscrete([rows, cols])`` (:func:`bin_layout`, the most
+    square grid with at least ``n_bins`` cells) and the bin is ``(row * cols + col) %
+    n_bins``; the few cells past ``n_bins`` wrap onto the first bins. An agent then scores
+    ``rows + cols`` actions instead of ``n_bins`` (about 1,366 instead of 466,551 for the
+    whole Moby list), and its argmax is two small argmaxes.
 
     ## Observation Space
     The encoded word (see :mod:`hash_envs.encoding`), zero-padded to ``max_len`` bytes:
@@ -144,8 +184,14 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
       order; a sequence of ``n_words`` distinct pool words shows exactly these words, in
       this order, in every episode -- a fixed placement priority under ``first_come``
       (e.g. :attr:`agents.PilotQ.episode_order`, largest buckets first).
+    * ``factorize_bins``: ``False`` (default) or ``True`` for the factorised action space
+      above.
     * ``render_mode``: ``None``, ``"ansi"`` (a text summary with a load histogram) or
       ``"rgb_array"`` (one cell per bin, brighter = more words).
+
+    ## Version History
+    * v0: initial version (``factorize_bins`` added without a version bump: its default
+      leaves the env unchanged).
 
     ```python
     import gymnasium as gym
@@ -172,6 +218,7 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         reward_mode: str = "first_come",
         render_mode: str | None = None,
         word_order: Sequence[str] | None = None,
+        factorize_bins: bool = False,
     ) -> None:
         self.pool = build_pool(corpus, pool_size, pool_seed, encoding, max_len)
         _check_args(n_words, n_bins, self.pool, render_mode, reward_mode)
@@ -186,7 +233,8 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
         self.reward_empty = float(reward_empty)
         self.reward_occupied = float(reward_occupied)
         self.render_mode = render_mode
-        self.action_space = spaces.Discrete(self.n_bins)
+        self.factorize_bins = bool(factorize_bins)
+        self.action_space = _action_space(self.n_bins, self.factorize_bins)
         self.observation_space = self.pool.encoder.space
         self._order: list[int] = []
         self._loads: list[int] = [0] * self.n_bins
@@ -200,6 +248,11 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     def current_word(self) -> str | None:
         """The word the agent must place now (``None`` once the episode is over)."""
         return self.pool.words[self._order[self._t]] if self._t < self.n_words else None
+
+    @property
+    def episode_words(self) -> list[str]:
+        """The words of the current episode, in showing order."""
+        return [self.pool.words[i] for i in self._order[: self.n_words]]
 
     @property
     def loads(self) -> np.ndarray:
@@ -232,6 +285,21 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
             info["expected_collisions"] = expected_collisions(self.n_words, self.n_bins)
         return info
 
+    def action_to_bin(self, action: Any) -> int:
+        """The bin an action names (checked; factorised actions are ``(row, col)``)."""
+        if not self.factorize_bins:
+            try:
+                bin_ = operator.index(action)
+            except TypeError:
+                raise TypeError(f"action must be an integer bin, got {action!r}") from None
+            if not 0 <= bin_ < self.n_bins:
+                raise ValueError(f"action {bin_} is outside the table's bins 0..{self.n_bins - 1}")
+            return bin_
+        cell = np.asarray(action)
+        if cell.shape != (2,) or not np.issubdtype(cell.dtype, np.integer):
+            raise TypeError(f"action must be a (row, col) pair of integers, got {action!r}")
+        return int(actions_to_bins(cell[None], self.n_bins, True)[0])
+
     # -- Gymnasium API -------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -252,12 +320,7 @@ class StatelessHashEnv(gym.Env[np.ndarray, np.int64]):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self._t >= self.n_words:
             raise RuntimeError("the episode is over (or never started): call reset() first")
-        try:
-            bin_ = operator.index(action)
-        except TypeError:
-            raise TypeError(f"action must be an integer bin, got {action!r}") from None
-        if not 0 <= bin_ < self.n_bins:
-            raise ValueError(f"action {bin_} is outside the table's bins 0..{self.n_bins - 1}")
+        bin_ = self.action_to_bin(action)
         load = self._loads[bin_] + 1
         self._loads[bin_] = load
         if load == 1:
@@ -361,6 +424,7 @@ class StatelessHashVectorEnv(VectorEnv):
         reward_mode: str = "first_come",
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        factorize_bins: bool = False,
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -377,7 +441,8 @@ class StatelessHashVectorEnv(VectorEnv):
         self.reward_empty = float(reward_empty)
         self.reward_occupied = float(reward_occupied)
         self.render_mode = render_mode
-        self.single_action_space = spaces.Discrete(self.n_bins)
+        self.factorize_bins = bool(factorize_bins)
+        self.single_action_space = _action_space(self.n_bins, self.factorize_bins)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = self._single_obs_space()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -459,14 +524,7 @@ class StatelessHashVectorEnv(VectorEnv):
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(
-                f"actions must be {self.num_envs} integer bins, got shape {actions.shape} "
-                f"and dtype {actions.dtype}"
-            )
-        if actions.min() < 0 or actions.max() >= self.n_bins:
-            raise ValueError(f"actions must lie in the table's bins 0..{self.n_bins - 1}")
+        actions = self.actions_to_bins(actions)
         n = self.num_envs
         truncated = np.zeros(n, dtype=bool)
         if self._t == self.n_words:  # NEXT_STEP autoreset
@@ -502,6 +560,23 @@ class StatelessHashVectorEnv(VectorEnv):
             self._new_episodes()
             obs, info = self._get_obs(), {**self._info(), **final}
         return obs, reward, terminated, truncated, info
+
+    @property
+    def current_words(self) -> list[str | None]:
+        """The word each sub-env must place now (``None`` where its episode is over)."""
+        words = self.pool.words
+        return [words[i] if i < len(words) else None for i in self._order[self._t]]
+
+    def actions_to_bins(self, actions: Any) -> np.ndarray:
+        """The bins a batch of ``num_envs`` actions names (checked)."""
+        actions = np.asarray(actions)
+        if actions.shape != self.action_space.shape or not np.issubdtype(actions.dtype, np.integer):
+            wanted = "(row, col) pairs" if self.factorize_bins else "integer bins"
+            raise ValueError(
+                f"actions must be {self.num_envs} {wanted}, got shape {actions.shape} "
+                f"and dtype {actions.dtype}"
+            )
+        return actions_to_bins(actions, self.n_bins, self.factorize_bins)
 
     def _on_place(self, cells: np.ndarray, empty: np.ndarray) -> None:
         """Hook for subclasses that track more table state (``cells`` index the flat table)."""
