@@ -1,7 +1,10 @@
 """hash-envs: Gymnasium environments and tools for research on learned hash functions.
 
 ``import hash_envs`` registers ``hash_envs/StatelessHash-v0`` and
-``hash_envs/TableAwareHash-v0`` (single and native vector entry points).
+``hash_envs/TableAwareHash-v0`` (single and native vector entry points, any arguments)
+and the benchmark suite's task tiers (:data:`TASK_IDS`, fixed arguments; see
+:mod:`hash_envs.tasks`). :func:`evaluate_agent` scores an agent on a task with the
+suite's protocol.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -12,6 +15,8 @@ from hash_envs.hashing import (
     register_hash_function,
     registered_hash_functions,
 )
+from hash_envs.lazy import lazy_exports
+from hash_envs.tasks import TASKS, register_tasks
 
 __version__ = "0.1.0"
 
@@ -25,11 +30,21 @@ for _env_id, _cls in zip(ENV_IDS, ("StatelessHash", "TableAwareHash"), strict=Tr
             vector_entry_point=f"hash_envs.envs.hash_table:{_cls}VectorEnv",
         )
 
+register_tasks()
+TASK_IDS = tuple(TASKS)
+
+# Heavy names (scipy through the metrics), imported on first use.
+_LAZY = {"evaluate_agent": "hash_envs.evaluation", "reference_scores": "hash_envs.evaluation"}
+__getattr__ = lazy_exports(__name__, _LAZY)[0]
+
 __all__ = [
     "ENV_IDS",
+    "TASK_IDS",
     "HashFunction",
     "__version__",
+    "evaluate_agent",
     "make_hash_function",
+    "reference_scores",
     "register_hash_function",
     "registered_hash_functions",
 ]

@@ -51,17 +51,47 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import hash_envs
+    from hash_envs.tasks import TASKS, resolve_tasks
 
+    corpus = _resolve_corpus(args.corpus)
+    if args.doc:
+        from hash_envs.tasks import get_task
+
+        print(get_task(args.doc).docstring)
+        return 0
+    print(f"Base environments (any arguments; corpus {corpus}, defaults):\n")
     print("| id | action space | observation space (defaults) | entry points |")
     print("|---|---|---|---|")
     for env_id in hash_envs.ENV_IDS:
         spec = gym.spec(env_id)
-        env = gym.make(env_id, corpus=_resolve_corpus(args.corpus))
+        env = gym.make(env_id, corpus=corpus)
         print(
             f"| `{env_id}` | {env.action_space} | {env.observation_space} | "
             f"`{spec.entry_point}`, `{spec.vector_entry_point}` |"
         )
         env.close()
+    tasks = resolve_tasks(args.tasks) if args.tasks else list(TASKS.values())
+    refs = args.references
+    print(f"\nBenchmark tasks (fixed arguments; reference collisions on {corpus}):\n")
+    head = "| task | kind | words -> bins | actions | reward_threshold |"
+    print(head + (" random hash | random policy | best hash | optimum |" if refs else ""))
+    print("|---" * (9 if refs else 5) + "|")
+    if refs:
+        from hash_envs.evaluation import reference_scores
+    for task in tasks:
+        on = None if "Moby" in task.env_id else corpus
+        actions = task.make(on).action_space
+        row = (
+            f"| `{task.env_id}` | {task.kind} | {task.n_words:,} -> {task.n_bins:,} | "
+            f"{actions} | {task.reward_threshold:,.0f} |"
+        )
+        if refs:
+            r = reference_scores(task, on)
+            row += (
+                f" {r['random_hash']:.2f} | {r['random_policy']:.2f} | "
+                f"{r['best_hash']:.2f} ({r['best_hash_name']}) | {r['optimum']:g} |"
+            )
+        print(row, flush=True)
     return 0
 
 
@@ -94,8 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     board.set_defaults(func=_cmd_leaderboard)
 
-    envs = sub.add_parser("envs", help="list the registered environments")
+    envs = sub.add_parser(
+        "envs", help="list the registered environments and benchmark tasks with reference scores"
+    )
     envs.add_argument("--corpus", default="auto", help="as for leaderboard")
+    envs.add_argument("--tasks", nargs="+", help="task ids or groups (default: all)")
+    envs.add_argument(
+        "--no-references",
+        dest="references",
+        action="store_false",
+        help="skip the reference scores (computed once per corpus, then cached)",
+    )
+    envs.add_argument("--doc", metavar="TASK", help="print one task's description and exit")
     envs.set_defaults(func=_cmd_envs)
 
     for plugin in entry_points(group=CLI_ENTRY_POINT_GROUP):
