@@ -101,7 +101,9 @@ class OnnxHash(HashFunction):
         bins = np.empty(len(words), dtype=np.int64)
         for start in range(0, len(words), self.chunk_size):
             chunk = words[start : start + self.chunk_size]
-            (out,) = self._session.run(None, {self._input: self.encoder.encode(chunk)})
+            (out,) = self._session.run(
+                None, {self._input: self.encoder.encode(chunk, overflow="fold")}
+            )
             bins[start : start + len(chunk)] = out
         return bins
 

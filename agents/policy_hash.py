@@ -160,7 +160,7 @@ class PolicyHash(HashFunction):
         with th.no_grad():
             for start in range(0, len(words), self.chunk_size):
                 chunk = words[start : start + self.chunk_size]
-                obs = th.from_numpy(self.encoder.encode(chunk))
+                obs = th.from_numpy(self.encoder.encode(chunk, overflow="fold"))
                 bins[start : start + len(chunk)] = self.network(obs).numpy()
         return bins
 

@@ -2,7 +2,9 @@
 
 Every contender maps a word to ``h(word) mod n_bins``, where ``h`` is the hash's unsigned
 output (64-bit, or 32-bit for CRC32 and MurmurHash3), returned as ``int64``. Words are
-hashed as their UTF-8 bytes, except :class:`PythonSipHash13`, which reproduces CPython
+hashed as their UTF-8 bytes (:func:`hash_envs.encoding.utf8`: lone surrogates such as
+``"\ud800"`` pass through as their 3 generalised-UTF-8 bytes, so every ``str`` hashes),
+except :class:`PythonSipHash13`, which reproduces CPython
 3.11's built-in ``hash(str)`` bit for bit and therefore hashes CPython's internal
 (PEP 393) representation of the string.
 
@@ -30,6 +32,7 @@ import mmh3
 import numpy as np
 import xxhash
 
+from hash_envs.encoding import utf8
 from hash_envs.hashing import HashFunction
 
 __all__ = [
@@ -353,7 +356,7 @@ def _fnv1a64_buffers(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
 
 def fnv1a64_many(words: Sequence[str] | Iterable[str]) -> np.ndarray:
     """:func:`fnv1a64` of every word's UTF-8 bytes, vectorised (``uint64``)."""
-    return _fnv1a64_buffers(*_concat_bytes(_as_list(words), str.encode))
+    return _fnv1a64_buffers(*_concat_bytes(_as_list(words), utf8))
 
 
 class FNV1a(HashFunction):
@@ -369,7 +372,7 @@ class FNV1a(HashFunction):
         return 16
 
     def __call__(self, word: str) -> int:
-        return fnv1a64(word.encode("utf-8")) % self.n_bins
+        return fnv1a64(utf8(word)) % self.n_bins
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
         return _bins(fnv1a64_many(words), self.n_bins)
@@ -386,14 +389,12 @@ class _BytesHash(HashFunction):
         raise NotImplementedError
 
     def __call__(self, word: str) -> int:
-        return self._digest(word.encode("utf-8")) % self.n_bins
+        return self._digest(utf8(word)) % self.n_bins
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
         words = _as_list(words)
         digest = self._digest
-        values = np.fromiter(
-            (digest(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words)
-        )
+        values = np.fromiter((digest(utf8(w)) for w in words), dtype=np.uint64, count=len(words))
         return _bins(values, self.n_bins)
 
 

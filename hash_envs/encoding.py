@@ -9,6 +9,20 @@ character, so the bytes *are* the code points), zero-padded to ``max_len``:
 * ``"bytes"`` -- the raw ``uint8`` bytes, in ``MultiDiscrete([256] * max_len)``, for
   embedding layers.
 
+Two rules make the encoding total over ``str``, so that a trained hash accepts any word:
+
+* **Lone surrogates** (``"\ud800"``, which strict UTF-8 cannot encode) are encoded with
+  ``surrogatepass``: the 3 bytes generalised UTF-8 gives the code point. Every ``str`` has
+  one byte string, and valid strings keep their ordinary UTF-8 bytes. :func:`utf8` is the
+  one place for this; the classical hashes use it too.
+* **Words longer than** ``max_len`` are **XOR-folded** (``overflow="fold"``): byte ``j``
+  of the word is XORed into position ``j % max_len``, i.e. the bytes are cut into rows of
+  ``max_len`` (the last zero-padded) and the rows XORed together. Words that fit are
+  unchanged, so a policy sees its training words exactly as in training. The rule is
+  applied before the network, so torch, the ONNX artifact and any runtime reading the
+  artifact agree. Environments keep the strict default (``overflow="raise"``): a pool
+  word that does not fit is a configuration error there, not an input to reduce.
+
 Encoding is vectorised: the padding and conversion happen in numpy, never in a
 per-character Python loop.
 """
@@ -25,23 +39,55 @@ from gymnasium import spaces
 __all__ = [
     "ENCODINGS",
     "EncodingName",
+    "Overflow",
     "WordEncoder",
     "encode_bytes",
     "encoded_lengths",
     "max_encoded_len",
+    "utf8",
 ]
 
 EncodingName = Literal["codepoints", "bytes"]
 ENCODINGS: tuple[str, ...] = ("codepoints", "bytes")
+Overflow = Literal["raise", "fold"]
 _INV_255 = np.float32(1.0 / 255.0)
+
+
+def utf8(word: str) -> bytes:
+    """The bytes of ``word`` every hash here reads: UTF-8, lone surrogates passed through.
+
+    Raises ``TypeError`` for a non-``str``.
+    """
+    try:
+        return word.encode("utf-8", "surrogatepass")
+    except AttributeError:
+        raise TypeError(f"words must be str, got {type(word).__name__}: {word!r}") from None
 
 
 def _utf8(words: Sequence[str]) -> list[bytes]:
     try:
-        return [w.encode("utf-8") for w in words]
+        return [w.encode("utf-8", "surrogatepass") for w in words]
     except AttributeError:
         bad = next(w for w in words if not isinstance(w, str))
         raise TypeError(f"words must be str, got {type(bad).__name__}: {bad!r}") from None
+
+
+def _pad(raw: list[bytes], width: int) -> np.ndarray:
+    """Byte strings of at most ``width`` bytes, zero-padded: ``uint8`` ``(len(raw), width)``."""
+    if not raw:
+        return np.zeros((0, width), dtype=np.uint8)
+    return np.array(raw, dtype=f"S{width}").view(np.uint8).reshape(len(raw), width)
+
+
+def _fold(raw: list[bytes], lengths: np.ndarray, max_len: int) -> np.ndarray:
+    """XOR-fold (see the module docstring): vectorised per number of ``max_len`` rows."""
+    rows = -(-lengths // max_len)  # ceil; 0 for the empty word
+    out = _pad([b if len(b) <= max_len else b"" for b in raw], max_len)
+    for k in np.unique(rows[rows > 1]):
+        idx = np.flatnonzero(rows == k)
+        block = _pad([raw[i] for i in idx], int(k) * max_len).reshape(idx.size, int(k), max_len)
+        out[idx] = np.bitwise_xor.reduce(block, axis=1)
+    return out
 
 
 def encoded_lengths(words: Sequence[str]) -> np.ndarray:
@@ -56,8 +102,14 @@ def max_encoded_len(words: Sequence[str]) -> int:
     return int(encoded_lengths(words).max())
 
 
-def encode_bytes(words: Sequence[str], max_len: int | None = None) -> np.ndarray:
-    """UTF-8 bytes of ``words`` zero-padded to ``max_len``: ``uint8`` of shape ``(n, max_len)``."""
+def encode_bytes(
+    words: Sequence[str], max_len: int | None = None, overflow: Overflow = "raise"
+) -> np.ndarray:
+    """UTF-8 bytes of ``words`` zero-padded to ``max_len``: ``uint8`` of shape ``(n, max_len)``.
+
+    A word longer than ``max_len`` raises ``ValueError`` (``overflow="raise"``) or is
+    XOR-folded onto the ``max_len`` positions (``overflow="fold"``).
+    """
     raw = _utf8(words)
     lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
     longest = int(lengths.max()) if len(raw) else 0
@@ -65,14 +117,16 @@ def encode_bytes(words: Sequence[str], max_len: int | None = None) -> np.ndarray
         max_len = max(longest, 1)
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
+    if overflow not in ("raise", "fold"):
+        raise ValueError(f"overflow must be 'raise' or 'fold', got {overflow!r}")
     if longest > max_len:
+        if overflow == "fold":
+            return _fold(raw, lengths, max_len)
         i = int(lengths.argmax())
         raise ValueError(
             f"word {words[i]!r} is {longest} UTF-8 bytes long, longer than max_len={max_len}"
         )
-    if not raw:
-        return np.zeros((0, max_len), dtype=np.uint8)
-    return np.array(raw, dtype=f"S{max_len}").view(np.uint8).reshape(len(raw), max_len)
+    return _pad(raw, max_len)
 
 
 @dataclass(frozen=True)
@@ -116,9 +170,13 @@ class WordEncoder:
             return spaces.Box(0.0, 1.0, shape=(self.max_len,), dtype=np.float32)
         return spaces.MultiDiscrete(np.full(self.max_len, 256, dtype=np.int64))
 
-    def encode(self, words: Sequence[str]) -> np.ndarray:
-        """Encode many words at once: shape ``(len(words), max_len)``."""
-        return self.from_bytes(encode_bytes(words, self.max_len))
+    def encode(self, words: Sequence[str], overflow: Overflow = "raise") -> np.ndarray:
+        """Encode many words at once: shape ``(len(words), max_len)``.
+
+        ``overflow="fold"`` accepts any ``str`` (the rule of the module docstring): what a
+        hash function, which must give every word a bin, passes.
+        """
+        return self.from_bytes(encode_bytes(words, self.max_len, overflow))
 
     def from_bytes(self, raw: np.ndarray) -> np.ndarray:
         """Observation(s) from padded UTF-8 bytes (the output of :func:`encode_bytes`).

@@ -36,6 +36,15 @@ ARTIFACT_ENTRY_POINT_GROUP = "hash_envs.artifact_loaders"
 class HashFunction(abc.ABC):
     """A deterministic map from words to bins ``0 .. n_bins - 1``.
 
+    Total over ``str``: every string gets a bin, whatever the function was trained or
+    keyed on. Words are read as :func:`hash_envs.encoding.utf8` bytes (lone surrogates
+    such as ``"\\ud800"`` pass through, ``surrogatepass``), and a learned hash whose
+    network reads ``max_len`` bytes XOR-folds longer words onto them (byte ``j`` into
+    position ``j % max_len``; see :mod:`hash_envs.encoding`), identically in torch and in
+    its ONNX artifact. A non-``str`` raises ``TypeError``; the only ``ValueError`` is a
+    documented domain limit of one method (the weight hash needs a non-empty string
+    without U+0000); nothing else is raised.
+
     Subclasses implement at least one of :meth:`__call__` and :meth:`hash_many`;
     each default is written in terms of the other. Implement :meth:`hash_many`
     vectorised when you can: the leaderboard hashes hundreds of thousands of words.

@@ -13,6 +13,7 @@ from hash_envs.encoding import (
     encode_bytes,
     encoded_lengths,
     max_encoded_len,
+    utf8,
 )
 
 INV_255 = np.float32(1.0 / 255.0)
@@ -157,3 +158,27 @@ def test_moby_default_max_len_is_45() -> None:
     obs = encoder(longest)
     assert np.all(obs > 0)  # fills every position
     assert encoder.space.contains(obs)
+
+
+def test_fold_xors_the_bytes_beyond_max_len_onto_the_positions() -> None:
+    out = encode_bytes(["abcdefg", "ab", "", "abcd" * 3], max_len=4, overflow="fold")
+    a, b, c, d, e, f, g = b"abcdefg"
+    np.testing.assert_array_equal(out[0], [a ^ e, b ^ f, c ^ g, d])
+    np.testing.assert_array_equal(out[1], [a, b, 0, 0])  # words that fit are unchanged
+    np.testing.assert_array_equal(out[2], [0, 0, 0, 0])
+    np.testing.assert_array_equal(out[3], [*b"abcd"])  # three equal rows XOR to one
+    fits = ["café", "naïve", "x"]
+    np.testing.assert_array_equal(encode_bytes(fits, 8, overflow="fold"), encode_bytes(fits, 8))
+    obs = WordEncoder("codepoints", 4).encode(["abcdefg"], overflow="fold")
+    np.testing.assert_array_equal(obs, WordEncoder("codepoints", 4).from_bytes(out[:1]))
+    with pytest.raises(ValueError, match="overflow must be"):
+        encode_bytes(["abc"], 2, overflow="truncate")  # type: ignore[arg-type]
+
+
+def test_lone_surrogates_are_encoded_with_surrogatepass() -> None:
+    assert utf8("\ud800") == b"\xed\xa0\x80"
+    assert utf8("café") == "café".encode()
+    np.testing.assert_array_equal(encode_bytes(["a\udfff"]), [[97, 0xED, 0xBF, 0xBF]])
+    np.testing.assert_array_equal(encoded_lengths(["\ud800", "\U0001f600"]), [3, 4])
+    with pytest.raises(TypeError, match="words must be str"):
+        utf8(b"x")  # type: ignore[arg-type]
