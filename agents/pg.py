@@ -124,7 +124,7 @@ class PG(OnPolicyAlgorithm):
             seed=seed,
             device=device,
             _init_setup_model=False,
-            supported_action_spaces=(spaces.Discrete,),
+            supported_action_spaces=(spaces.Discrete, spaces.MultiDiscrete),
         )
         self.baseline = baseline
         self.reward_to_go = reward_to_go
@@ -156,7 +156,9 @@ class PG(OnPolicyAlgorithm):
         )
 
         for batch in buffer.get(batch_size=None):  # the whole rollout, one step
-            actions = batch.actions.long().flatten()
+            actions = batch.actions.long()
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.flatten()
             values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, actions)
             values = values.flatten()
             returns = batch.returns

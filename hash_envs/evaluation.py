@@ -167,7 +167,10 @@ class _UniformRandomPolicy:
     """Uniformly random actions (seeded): the random-policy reference and a sanity agent."""
 
     def __init__(self, task: Task, seed: int) -> None:
-        self.space = task.make().action_space
+        from hash_envs.envs.hash_table import bin_layout
+
+        n = task.n_bins
+        self.space = spaces.MultiDiscrete(bin_layout(n)) if task.factorized else spaces.Discrete(n)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, obs: Any) -> np.ndarray:

@@ -1,0 +1,565 @@
+"""``hash-envs benchmark``: train agents on the suite's tasks over seeds, score them with
+the suite's protocol (:func:`hash_envs.evaluation.evaluate_agent`), aggregate.
+
+One run is an (agent, task, seed) triple. It trains under a step budget (the agent's
+per-task hyperparameter file, ``agents/hyperparams/<agent>.json``, as in
+rl-baselines3-zoo) and an optional wall-time budget, then scores the trained agent:
+stateless tasks through the argmax hash (:class:`agents.PolicyHash` where the policy has
+``Discrete`` actions, so the score is that of the exported artifact), table-aware tasks
+through greedy episodes. Each finished run is written to ``OUT/runs/.../seedN.json`` and
+is not retrained when the same configuration is asked for again (resumable). Over seeds,
+scores are aggregated by the interquartile mean (IQM) with a 95% percentile-bootstrap
+confidence interval (Agarwal et al., 2021).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hash_envs.tasks import Task, resolve_tasks
+
+AGENTS = ("random", "ppo", "dqn", "qrdqn", "a2c", "pg", "sac", "episode-pg", "pilot-q")
+RLLIB_AGENTS = ("ppo",)
+_SB3 = ("ppo", "dqn", "qrdqn", "a2c", "pg", "sac")
+_DISCRETE_ONLY = ("dqn", "qrdqn", "sac")
+_CURVE_POINTS = 100
+
+
+def hyperparameters(agent: str, task: Task) -> dict[str, Any]:
+    """The agent's settings for ``task``: its file's ``default`` updated by the task's entry.
+
+    Keys: ``n_timesteps`` (env steps), ``n_envs`` (parallel envs, SB3 agents) and
+    ``kwargs`` (the algorithm's keyword arguments).
+    """
+    text = resources.files("agents").joinpath("hyperparams", f"{agent}.json").read_text()
+    table = json.loads(text)
+    merged = {"n_envs": 1, "kwargs": {}, **table["default"]}
+    for key, value in table.get(task.env_id, {}).items():
+        merged[key] = {**merged["kwargs"], **value} if key == "kwargs" else value
+    return merged
+
+
+def unsupported(agent: str, task: Task, backend: str = "sb3") -> str | None:
+    """Why ``agent`` cannot play ``task`` (reported in the table), or ``None``."""
+    if backend == "rllib":
+        if task.table_aware or task.factorized:
+            return "the RLlib hash export needs a stateless task with Discrete actions"
+        return None
+    if agent in _DISCRETE_ONLY and task.factorized:
+        return "needs Discrete actions"
+    if agent == "episode-pg" and (task.table_aware or task.factorized):
+        return "simulates stateless episodes with Discrete actions only"
+    if agent == "pilot-q":
+        if not task.fixed_pool or task.n_words != task.n_bins:
+            return "memorises a fixed pool into as many bins"
+        if task.factorized:
+            return "places words by pilots, not by table cells"
+    return None
+
+
+@dataclass(frozen=True)
+class Run:
+    agent: str
+    task: Task
+    seed: int
+    settings: Mapping[str, Any]
+    time_budget_s: float | None
+    corpus: str | None
+    backend: str
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What determines the result: a run with the same config is not repeated."""
+        return {
+            "agent": self.agent,
+            "backend": self.backend,
+            "task": self.task.env_id,
+            "seed": self.seed,
+            "corpus": self.task.env_kwargs(self.corpus)["corpus"],
+            "settings": dict(self.settings),
+            "time_budget_s": self.time_budget_s,
+        }
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:12]
+
+    def path(self, out: Path) -> Path:
+        name = self.task.env_id.split("/")[1]
+        return out / "runs" / f"{self.backend}-{self.agent}" / name / f"seed{self.seed}.json"
+
+    @property
+    def label(self) -> str:
+        return f"{self.agent}/{self.task.env_id.split('/')[1]}/seed{self.seed}"
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+class _Budget:
+    """Wall-time budget of one run, shared by the learners' stop checks."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def exhausted(self) -> bool:
+        return self.seconds is not None and self.elapsed >= self.seconds
+
+
+def _sb3_callback(curve: list[tuple[int, float]], budget: _Budget) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class CollisionCurve(BaseCallback):
+        """Collisions of every finished training episode; stops at the time budget."""
+
+        def _on_step(self) -> bool:
+            for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
+                if done and "collisions" in info:
+                    curve.append((self.num_timesteps, float(info["collisions"])))
+            return not budget.exhausted
+
+    return CollisionCurve()
+
+
+def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    from gymnasium import spaces
+
+    from agents.cli import _algorithm
+    from agents.vec_env import make_sb3_vec_env
+
+    env_kwargs = run.task.env_kwargs(run.corpus)
+    venv = make_sb3_vec_env(run.task.env_id, run.settings["n_envs"], env_kwargs, seed=run.seed)
+    policy = "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy"
+    model = _algorithm(run.agent)(
+        policy, venv, seed=run.seed, tensorboard_log=tensorboard, **run.settings["kwargs"]
+    )
+    model.learn(
+        run.settings["n_timesteps"],
+        callback=_sb3_callback(curve, budget),
+        tb_log_name=run.label.replace("/", "_"),
+    )
+    venv.close()
+    return model, model.num_timesteps
+
+
+def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    from agents.episode_pg import EpisodePG
+
+    agent = EpisodePG(
+        run.task.env_id,
+        run.task.env_kwargs(run.corpus),
+        seed=run.seed,
+        tensorboard_log=tensorboard,
+        **run.settings["kwargs"],
+    )
+    steps_per_update = agent.episodes_per_update * run.task.n_words
+
+    def record(stats: Any) -> bool:
+        curve.append((stats.episodes * run.task.n_words, float(stats.mean_collisions)))
+        return not budget.exhausted
+
+    agent.learn(
+        max(run.settings["n_timesteps"] // steps_per_update, 1),
+        stop_at_collisions=0 if run.task.kind == "memorize" else None,
+        callback=record,
+    )
+    return agent.policy, agent.num_episodes * run.task.n_words
+
+
+def _train_pilot_q(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    from agents.pilot_q import PilotQ
+
+    pool = run.task.make(run.corpus).unwrapped.pool
+    agent = PilotQ(pool.words, n_bins=run.task.n_bins, seed=run.seed, **run.settings["kwargs"])
+    remaining = None if budget.seconds is None else max(budget.seconds - budget.elapsed, 0.0)
+    hash_fn = agent.learn(
+        max_episodes=max(run.settings["n_timesteps"] // run.task.n_words, 1),
+        time_budget_s=remaining,
+    )
+    curve.extend((s.episode * run.task.n_words, float(s.collisions)) for s in agent.history)
+    return hash_fn, agent.episodes * run.task.n_words
+
+
+def _train_random(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    from hash_envs.evaluation import uniform_random_policy
+
+    return uniform_random_policy(run.task, seed=run.seed), 0
+
+
+def _train_rllib(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    import tempfile
+
+    from agents.rllib import RLlibPolicyHash, build_config, env_spaces, train
+
+    env_kwargs = run.task.env_kwargs(run.corpus)
+    config = build_config(
+        run.agent,
+        run.task.env_id,
+        env_kwargs,
+        num_envs_per_env_runner=run.settings["n_envs"],
+        seed=run.seed,
+        algo_kwargs=run.settings["kwargs"],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "progress.jsonl"
+        algo = train(config, run.settings["n_timesteps"], log_path=log)
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+    try:
+        module = algo.get_module()
+        spaces_ = env_spaces(run.task.env_id, env_kwargs)
+        hash_fn = RLlibPolicyHash(module, *spaces_, name=f"rllib-{run.agent}")
+    finally:
+        algo.stop()
+    n = run.task.n_words
+    for line in lines:  # first_come return = 10 * (n - 2 * collisions)
+        if line["episode_return_mean"] is not None:
+            curve.append((line["env_steps_sampled"], (10 * n - line["episode_return_mean"]) / 20))
+    return hash_fn, lines[-1]["env_steps_sampled"] if lines else 0
+
+
+_TRAINERS: dict[str, Callable[..., Any]] = {
+    "random": _train_random,
+    "episode-pg": _train_episode_pg,
+    "pilot-q": _train_pilot_q,
+    **dict.fromkeys(_SB3, _train_sb3),
+}
+
+
+def _as_scored_agent(trained: Any, run: Run) -> Any:
+    """What the protocol scores: the exported-artifact path where there is one."""
+    from gymnasium import spaces
+
+    if run.task.table_aware or run.agent in ("random", "pilot-q") or run.backend == "rllib":
+        return trained
+    policy = getattr(trained, "policy", trained)
+    if isinstance(policy.action_space, spaces.Discrete):
+        from agents.policy_hash import PolicyHash
+
+        return PolicyHash(policy, name=run.agent)
+    return trained
+
+
+def _downsample(curve: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """At most ``_CURVE_POINTS`` points: the mean of consecutive chunks."""
+    if len(curve) <= _CURVE_POINTS:
+        return [(int(s), float(c)) for s, c in curve]
+    chunks = np.array_split(np.asarray(curve, dtype=np.float64), _CURVE_POINTS)
+    return [(int(chunk[-1, 0]), float(chunk[:, 1].mean())) for chunk in chunks]
+
+
+def run_one(run: Run, references: Mapping[str, Any], tensorboard: str | None) -> dict[str, Any]:
+    """Train and score one (agent, task, seed); the record written to its JSON file."""
+    from hash_envs.evaluation import evaluate_agent
+
+    budget = _Budget(run.time_budget_s)
+    curve: list[tuple[int, float]] = []
+    trainer = _train_rllib if run.backend == "rllib" else _TRAINERS[run.agent]
+    trained, steps = trainer(run, budget, curve, tensorboard)
+    train_s = budget.elapsed
+    evaluation = evaluate_agent(
+        _as_scored_agent(trained, run), run.task, run.corpus, references=references
+    )
+    return {
+        **run.config,
+        "config_hash": run.config_hash,
+        "steps": int(steps),
+        "step_budget": int(run.settings["n_timesteps"]),
+        "train_s": train_s,
+        "wall_s": budget.elapsed,
+        "budget_hit": bool(budget.exhausted),
+        "score": evaluation["score"],
+        "normalized_score": evaluation["normalized_score"],
+        "evaluation": {k: v for k, v in evaluation.items() if k != "references"},
+        "curve": _downsample(curve),
+    }
+
+
+# -- aggregation and outputs ------------------------------------------------------------------
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy's 25% trimmed mean)."""
+    from scipy import stats
+
+    return float(stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25))
+
+
+def iqm_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the IQM over seeds (seeded)."""
+    from scipy import stats
+
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2 or np.all(arr == arr[0]):
+        return float(arr.mean()), float(arr.mean())
+    res = stats.bootstrap(
+        (arr,),
+        lambda x, axis: stats.trim_mean(x, 0.25, axis=axis),
+        confidence_level=confidence,
+        n_resamples=2000,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (agent, task): IQM and CI of the normalised score and collisions."""
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault((rec["backend"], rec["agent"], rec["task"]), []).append(rec)
+    rows = []
+    for (backend, agent, task), recs in groups.items():
+        norm = [r["normalized_score"] for r in recs]
+        low, high = iqm_ci(norm)
+        rows.append(
+            {
+                "backend": backend,
+                "agent": agent,
+                "task": task,
+                "seeds": len(recs),
+                "normalized_iqm": iqm(norm),
+                "normalized_ci": [low, high],
+                "collisions_iqm": iqm([r["score"] for r in recs]),
+                "wall_s_median": float(np.median([r["wall_s"] for r in recs])),
+                "steps_median": float(np.median([r["steps"] for r in recs])),
+                "budget_hit": sum(r["budget_hit"] for r in recs),
+            }
+        )
+    return rows
+
+
+def to_markdown(result: Mapping[str, Any]) -> str:
+    """The reference table, then agent x task with normalised IQM [95% CI]."""
+    lines = [
+        "| task | random hash | best leaderboard hash | optimum |",
+        "|---|---|---|---|",
+    ]
+    for task, refs in result["references"].items():
+        lines.append(
+            f"| `{task}` | {refs['random_hash']:.1f} | {refs['best_hash']:.1f} "
+            f"({refs['best_hash_name']}) | {refs['optimum']:g} |"
+        )
+    lines += [
+        "",
+        "| task | agent | seeds | normalised score, IQM [95% CI] | collisions (IQM) | "
+        "wall s (median) | env steps (median) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["aggregates"]:
+        agent = row["agent"] if row["backend"] == "sb3" else f"{row['agent']} ({row['backend']})"
+        low, high = row["normalized_ci"]
+        cut = f", {row['budget_hit']} hit the time budget" if row["budget_hit"] else ""
+        lines.append(
+            f"| `{row['task']}` | {agent} | {row['seeds']}{cut} | "
+            f"{row['normalized_iqm']:.3f} [{low:.3f}, {high:.3f}] | "
+            f"{row['collisions_iqm']:,.1f} | {row['wall_s_median']:.1f} | "
+            f"{row['steps_median']:,.0f} |"
+        )
+    for skip in result["skipped"]:
+        lines.append(f"| `{skip['task']}` | {skip['agent']} | - | n/a: {skip['reason']} | | | |")
+    return "\n".join(lines)
+
+
+def plot_curves(result: Mapping[str, Any], out: Path) -> list[Path]:
+    """One PNG per task: training-episode collisions against env steps, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    by_task: dict[str, dict[str, list[list[tuple[int, float]]]]] = {}
+    for rec in result["runs"]:
+        if rec["curve"]:
+            by_task.setdefault(rec["task"], {}).setdefault(rec["agent"], []).append(rec["curve"])
+    (out / "curves").mkdir(parents=True, exist_ok=True)
+    for task, agents in by_task.items():
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for agent, curves in sorted(agents.items()):
+            grid = np.linspace(0, max(c[-1][0] for c in curves), 50)
+            ys = [np.interp(grid, [p[0] for p in c], [p[1] for p in c]) for c in curves]
+            ax.plot(grid, np.mean(ys, axis=0), label=f"{agent} ({len(curves)} seeds)")
+        refs = result["references"][task]
+        ax.axhline(refs["random_hash"], color="grey", ls="--", lw=1, label="random hash")
+        ax.set(title=task, xlabel="env steps", ylabel="collisions per training episode")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / "curves" / f"{task.split('/')[1]}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out / "benchmark.json",
+        "csv": out / "benchmark.csv",
+        "md": out / "benchmark.md",
+    }
+    paths["json"].write_text(json.dumps(result, indent=1))
+    columns = [
+        "backend", "agent", "task", "seed", "corpus", "steps", "step_budget", "train_s",
+        "wall_s", "budget_hit", "score", "normalized_score",
+    ]  # fmt: skip
+    with paths["csv"].open("w", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result["runs"])
+    paths["md"].write_text(
+        f"Produced by `{result['command']}` ({result['machine']}).\n\n{to_markdown(result)}\n"
+    )
+    for i, png in enumerate(plot_curves(result, out)):
+        paths[f"curve{i}"] = png
+    return paths
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def run_benchmark(
+    agents: Sequence[str],
+    tasks: Sequence[Task],
+    seeds: int,
+    out: Path,
+    *,
+    corpus: str | None = None,
+    steps: int | None = None,
+    time_budget_s: float | None = None,
+    backend: str = "sb3",
+    tensorboard: bool = True,
+    progress: bool = True,
+    command: str = "",
+) -> dict[str, Any]:
+    """Every (agent, task, seed) not already in ``out``; returns the collected result."""
+    from tqdm.auto import tqdm
+
+    from hash_envs.evaluation import reference_scores
+
+    known = RLLIB_AGENTS if backend == "rllib" else AGENTS
+    for agent in agents:
+        if agent not in known:
+            raise ValueError(f"agents: unknown agent {agent!r} for --backend {backend}; "
+                             f"choose from {', '.join(known)}")  # fmt: skip
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if time_budget_s is not None and time_budget_s <= 0:
+        raise ValueError(f"time_budget_s must be > 0, got {time_budget_s}")
+    runs, skipped = [], []
+    for task in tasks:
+        task.env_kwargs(corpus)  # refuses a corpus the task cannot take, before any training
+        for agent in agents:
+            reason = unsupported(agent, task, backend)
+            if reason:
+                skipped.append({"agent": agent, "task": task.env_id, "reason": reason})
+                continue
+            settings = hyperparameters(agent, task)
+            if steps is not None:
+                settings["n_timesteps"] = steps
+            runs += [
+                Run(agent, task, s, settings, time_budget_s, corpus, backend) for s in range(seeds)
+            ]
+    references = {task.env_id: reference_scores(task, corpus) for task in tasks}
+    tb = str(out / "tensorboard") if tensorboard else None
+    records = []
+    bar = tqdm(runs, desc="benchmark", disable=not progress, unit="run")
+    for run in bar:
+        bar.set_postfix_str(run.label)
+        path = run.path(out)
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record.get("config_hash") == run.config_hash:
+                records.append(record)
+                continue
+        record = run_one(run, references[run.task.env_id], tb)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1))
+        records.append(record)
+    return {
+        "command": command,
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "references": references,
+        "runs": records,
+        "aggregates": aggregate(records),
+        "skipped": skipped,
+    }
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    tasks = resolve_tasks(args.tasks, max_words=args.max_words)
+    if not tasks:
+        raise ValueError(f"tasks: {args.tasks} selects no task (with --max-words {args.max_words})")
+    out = Path(args.out)
+    command = (
+        "hash-envs " + shlex.join(sys.argv[1:]) if args.command_line is None else args.command_line
+    )
+    result = run_benchmark(
+        args.agents,
+        tasks,
+        args.seeds,
+        out,
+        corpus=args.corpus,
+        steps=args.steps,
+        time_budget_s=args.time_budget,
+        backend=args.backend,
+        tensorboard=not args.no_tensorboard,
+        progress=args.progress,
+        command=command,
+    )
+    print(to_markdown(result))
+    paths = write_outputs(result, out)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "benchmark", help="train agents on the suite's tasks over seeds; normalised scores"
+    )
+    parser.add_argument(
+        "--agents", nargs="+", default=["random", "ppo", "pilot-q"], help=", ".join(AGENTS)
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=["Memorize100", "Online100"],
+        help="task ids (hash_envs/Memorize1k-v0 or Memorize1k) or groups: all, memorize, "
+        "generalize, online, factored",
+    )
+    parser.add_argument("--max-words", type=int, help="drop tasks with more words per episode")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per (agent, task)")
+    parser.add_argument("--steps", type=int, help="env steps per run (default: the agent's file)")
+    parser.add_argument("--time-budget", type=float, help="wall seconds per run (training)")
+    parser.add_argument("--corpus", help="replace the tasks' corpus, e.g. web2 (offline)")
+    parser.add_argument("--backend", choices=("sb3", "rllib"), default="sb3")
+    parser.add_argument("--out", default="results/benchmark", help="output directory")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest)")
+    parser.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--command-line", help=argparse.SUPPRESS)
+    parser.set_defaults(func=_cmd_benchmark)
