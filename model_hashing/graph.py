@@ -24,6 +24,11 @@ generator":
    Conv-Conv-BN-ReLU chains become one node;
 6. node features (:func:`node_features`): one-hot operator type, and one-hot of the number
    of decimal digits of the node's FLOPs and of its parameter count, clipped to 0..10.
+
+Quantised operators of onnxruntime's "QOperator" format (``QLinearConv``, ``QLinearMatMul``,
+``QGemm``, ``QLinearAdd``, ...) count as their float operators, read from their data and
+weight inputs only. :func:`canonicalize` (applied before every hash) then removes what
+exporters and optimisers change without changing the architecture.
 """
 
 from __future__ import annotations
@@ -110,6 +115,22 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
 _TRANSPARENT = ("Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast")
 # Integer kernels of dynamically quantised models are the same layers as their float ones.
 _CANONICAL = {"ConvInteger": "Conv", "MatMulInteger": "MatMul"}
+# QOperator-format kernels (static quantisation): float operator and the input positions
+# of its data, weight and bias (the rest are scales and zero points).
+_QLINEAR: dict[str, tuple[str, tuple[int, ...]]] = {
+    "QLinearConv": ("Conv", (0, 3, 8)),
+    "QLinearMatMul": ("MatMul", (0, 3)),
+    "QGemm": ("Gemm", (0, 3, 6)),
+    "QLinearAdd": ("Add", (0, 3)),
+    "QLinearMul": ("Mul", (0, 3)),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,)),
+    "QLinearAveragePool": ("AveragePool", (0,)),
+    "QLinearSigmoid": ("Sigmoid", (0,)),
+    "QLinearConcat": ("Concat", ()),  # inputs: y scale, y zero point, (x, scale, zp)...
+}
+# Input positions of a bias: not counted in canonical graphs, since folding a BatchNorm
+# into a bias-free convolution adds one.
+_BIAS_INPUT = {"Conv": 2, "ConvTranspose": 2, "Gemm": 2}
 _INT_TYPES = {
     onnx.TensorProto.INT8,
     onnx.TensorProto.INT16,
@@ -262,9 +283,27 @@ def _node_flops(
     return 0
 
 
+def _layer_inputs(node: onnx.NodeProto) -> list[str]:
+    """The inputs of a node as its float operator sees them (QOperator kernels: without
+    their scales and zero points)."""
+    if node.op_type == "QLinearConcat":
+        return list(node.input[2::3])
+    if node.op_type in _QLINEAR:
+        return [node.input[i] for i in _QLINEAR[node.op_type][1] if i < len(node.input)]
+    return list(node.input)
+
+
+def _op_name(node: onnx.NodeProto) -> str:
+    if node.op_type in _QLINEAR:
+        return _QLINEAR[node.op_type][0]
+    return _CANONICAL.get(node.op_type, node.op_type)
+
+
 def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     """The layer graph of an ONNX model: nodes ``0..n-1`` in ONNX order with attributes
-    ``op``, ``name``, ``flops`` and ``params``; an edge for every tensor passed between layers.
+    ``op``, ``name``, ``flops``, ``params``, ``bias`` (the parameters of a Conv or Gemm
+    bias, included in ``params``) and ``same_shape`` (output shape = data input shape);
+    an edge for every tensor passed between layers.
     """
     model = shape_inference.infer_shapes(_fix_input_dims(load_onnx(source)), data_prop=True)
     graph = model.graph
@@ -274,16 +313,18 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
         shapes[value.name] = _dims(value)
         if value.type.tensor_type.elem_type in _INT_TYPES:
             int_tensors.add(value.name)
+    initializer_names = {init.name for init in graph.initializer}
     for init in graph.initializer:
         shapes[init.name] = tuple(init.dims)
         if init.data_type in _INT_TYPES:
             int_tensors.add(init.name)
+    # FLOPs need the output and the data input of each FLOP operator.
     unknown = [
-        out
+        name
         for node in graph.node
-        if _CANONICAL.get(node.op_type, node.op_type) in _FLOP_OPS
-        for out in node.output
-        if out and shapes.get(out) is None
+        if _op_name(node) in _FLOP_OPS
+        for name in [*node.output, *_layer_inputs(node)[:1]]
+        if name and shapes.get(name) is None and name not in initializer_names
     ]
     if unknown:
         shapes.update(_runtime_shapes(model, unknown))
@@ -338,24 +379,33 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
 
     g = nx.DiGraph()
     producer: dict[str, int] = {}
+    # Integer tensors that carry quantised activations (QOperator format), not shapes.
+    quantised: set[str] = set()
     for position, node in enumerate(graph.node):
-        op = _CANONICAL.get(node.op_type, node.op_type)
+        op = _op_name(node)
         if node.op_type in _TRANSPARENT or node.op_type == "Constant" or position in bypassed:
             continue
         outputs = [out for out in node.output if out]
         out_shapes = [shapes.get(name) for name in node.output]
-        if op not in _FLOP_OPS and outputs and all(out in int_tensors for out in outputs):
+        inputs = [resolve(name) for name in _layer_inputs(node)]
+        if node.op_type in _QLINEAR or (inputs and inputs[0] in quantised):
+            quantised.update(outputs)
+        elif op not in _FLOP_OPS and outputs and all(out in int_tensors for out in outputs):
             continue  # shape arithmetic
         if out_shapes and all(shape is not None and _prod(shape) == 1 for shape in out_shapes):
             continue  # scalar arithmetic, e.g. multiplying quantisation scales
-        inputs = [resolve(name) for name in node.input]
         in_shapes = [shapes.get(name) for name in inputs]
-        slots = _WEIGHT_INPUTS.get(node.op_type)
-        params = 0
-        for position, name in enumerate(inputs):
-            if name in weights and (slots is None or position in slots):
+        slots = _WEIGHT_INPUTS.get(node.op_type, _WEIGHT_INPUTS.get(op))
+        params = bias = 0
+        for slot, name in enumerate(inputs):
+            # integer constants of operators without weight slots are axes and shapes
+            if name in weights and (slots is None or slot in slots):
+                if slots is None and name in int_tensors:
+                    continue
                 shape = shapes.get(name)
-                params += _prod(shape) if shape is not None else 0
+                size = _prod(shape) if shape is not None else 0
+                params += size
+                bias += size if _BIAS_INPUT.get(op) == slot else 0
         index = g.number_of_nodes()
         g.add_node(
             index,
@@ -363,6 +413,9 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
             name=node.name or f"{node.op_type}_{index}",
             flops=_node_flops(op, in_shapes, out_shapes),
             params=params,
+            bias=bias,
+            same_shape=(op == "Concat" and len(inputs) == 1)
+            or (bool(in_shapes and out_shapes) and in_shapes[0] == out_shapes[0] is not None),
         )
         for name in inputs:
             if name in producer:
@@ -372,6 +425,61 @@ def onnx_to_graph(source: str | Path | bytes | onnx.ModelProto) -> nx.DiGraph:
     if g.number_of_nodes() == 0:
         raise ValueError("the ONNX model has no layers after dropping constants and shapes")
     return g
+
+
+#: Bumped whenever :func:`canonicalize` changes, so that stored codes say which form
+#: they were computed from.
+CANONICAL_VERSION = 1
+# Nodes that compute nothing in an exported inference graph.
+_NO_OPS = ("Identity", "Dropout")
+_SHAPE_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+# Operators that are no-ops when they keep the shape (a Concat of a single tensor).
+_SHAPE_KEEPING_NO_OPS = (*_SHAPE_OPS, "Concat")
+# Activations that quantisers and inference optimisers fuse into the preceding kernel.
+_FUSED_ACTIVATIONS = ("Relu", "Clip")
+_FOLDS_BN = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+# Equivalent spellings of one layer by different exporters (the dynamo exporter writes
+# ``ReduceMean`` for adaptive average pooling to 1x1, ``Reshape`` for ``flatten``).
+# Dynamic quantisation turns Gemm into MatMulInteger plus a bias Add.
+_SPELLING = {"GlobalAveragePool": "ReduceMean", "Flatten": "Reshape", "Gemm": "MatMul"}
+
+
+def canonicalize(g: nx.DiGraph) -> nx.DiGraph:
+    """The canonical form of a raw layer graph, relabelled ``0..n-1``: equal for a model
+    and its copies that differ only in how they were exported or deployed.
+
+    * BatchNormalization that is the sole consumer of a Conv/ConvTranspose/Gemm/MatMul is
+      folded into it (constant folding and the dynamo exporter do so);
+    * Relu and Clip (ReLU6) are fused into their producer (static quantisers drop them);
+    * no-op nodes are dropped: Identity, Dropout, Reshape/Flatten/Squeeze/Unsqueeze that
+      keep the shape, a Concat of one tensor, and all but the last of a chain of reshapes;
+    * ``GlobalAveragePool`` is spelled ``ReduceMean``, ``Flatten`` ``Reshape`` and
+      ``Gemm`` ``MatMul``;
+    * biases do not count as parameters (folding BatchNorm adds one).
+
+    Removed nodes are bridged (their producers feed their consumers). FLOPs are kept.
+    """
+    out = g.copy()
+    for node in list(nx.topological_sort(g)):
+        attrs = out.nodes[node]
+        op = attrs["op"]
+        preds, succs = list(out.predecessors(node)), list(out.successors(node))
+        folds = (
+            op == "BatchNormalization"
+            and len(preds) == 1
+            and out.nodes[preds[0]]["op"] in _FOLDS_BN
+            and out.out_degree(preds[0]) == 1
+        )
+        chained = op in _SHAPE_OPS and len(succs) == 1 and out.nodes[succs[0]]["op"] in _SHAPE_OPS
+        no_op = op in _NO_OPS or (op in _SHAPE_KEEPING_NO_OPS and attrs.get("same_shape", False))
+        if (folds or chained or no_op or op in _FUSED_ACTIVATIONS) and out.number_of_nodes() > 1:
+            out.remove_node(node)
+            out.add_edges_from((p, s) for p in preds for s in succs)
+    for _, attrs in out.nodes(data=True):
+        attrs["op"] = _SPELLING.get(attrs["op"], attrs["op"])
+        attrs["params"] -= attrs.get("bias", 0)
+        attrs["bias"] = 0
+    return nx.convert_node_labels_to_integers(out, ordering="sorted")
 
 
 def merge_layers(g: nx.DiGraph) -> nx.DiGraph:
