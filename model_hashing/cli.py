@@ -1,14 +1,19 @@
 """``hash-envs model-hash ...`` (entry point ``model_hashing.cli:add_model_hash_parser`` in the
 ``hash_envs.cli`` group) and the same commands as ``python -m model_hashing ...``:
 
-* ``index add [--db PATH] [--checkpoint PT] MODEL...``: hash and store models;
-* ``query [--db PATH] [--checkpoint PT] MODEL --top K``: the stored models nearest in
-  Hamming distance;
+* ``index add [--db PATH] [--method M] [--bits Q] [--checkpoint PT] MODEL...``: hash and
+  store models (all or none: a bad input leaves the index unchanged);
+* ``query [--db PATH] [--method M] [--bits Q] [--checkpoint PT] MODEL --top K``: the
+  stored models nearest in Hamming distance;
+* ``piracy [--out DIR]``: the pirated-copy table of the non-learned methods at
+  Q = 16/32/64 (no training);
 * ``reproduce [--out DIR] [--epochs N] [--zoo paper|all]``: rebuild the retrieval table
   and the default checkpoint; ``--zoo all``: the held-out-family evaluation on every
   torchvision classification model instead (no checkpoint).
 
-MODEL is an ONNX file or a torchvision model name.
+MODEL is an ONNX file or a torchvision model name. The default method, ``ophist``
+(operator-histogram SimHash of the canonical graph, Q = 64), needs no training: it is the
+best of the measured tables (docs/model_hashing.md), ahead of HNN-Net.
 """
 
 from __future__ import annotations
@@ -19,30 +24,65 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _cmd_add(args: argparse.Namespace) -> int:
-    from model_hashing.index import ModelHasher, ModelHashIndex, code_to_hex
+def _hasher(args: argparse.Namespace):
+    from model_hashing.index import ModelHasher
 
-    hasher = ModelHasher(args.checkpoint)
+    return ModelHasher(args.checkpoint, method=args.method, n_bits=args.bits)
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    from model_hashing.index import ModelHashIndex, code_to_hex
+
+    hasher = _hasher(args)
     index = ModelHashIndex(args.db)
-    for model in args.models:
-        code, info = hasher(model)
-        index.add(str(model), code, info)
-        print(f"{code_to_hex(code)}  {model}  ({info['nodes']} nodes, {info['seconds']:.2f} s)")
-    print(f"{len(index)} models in {index.path}")
-    index.close()
+    try:
+        index.method_key()  # a foreign or mixed file fails before any hashing
+        entries = []
+        for model in args.models:  # hash everything first: a bad input adds nothing
+            code, info = hasher(model)
+            entries.append((str(model), code, info))
+            print(f"{code_to_hex(code)}  {model}  ({info['nodes']} nodes, {info['seconds']:.2f} s)")
+        index.add_many(entries, hasher.key)
+        print(f"{len(index)} models in {index.path} ({hasher.key})")
+    finally:
+        index.close()
     return 0
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from model_hashing.index import ModelHasher, ModelHashIndex, code_to_hex
+    from model_hashing.index import ModelHashIndex, code_to_hex
 
-    hasher = ModelHasher(args.checkpoint)
+    hasher = _hasher(args)
     index = ModelHashIndex(args.db)
-    code, _ = hasher(args.model)
-    print(f"query {args.model}: {code_to_hex(code)}")
-    for match in index.query(code, args.top):
-        print(f"{match.distance:3d}  {match.code}  {match.name}")
-    index.close()
+    try:
+        index.method_key()
+        code, _ = hasher(args.model)
+        matches = index.query(code, args.top, hasher.key)
+        print(f"query {args.model}: {code_to_hex(code)} ({hasher.key})")
+        for match in matches:
+            print(f"{match.distance:3d}  {match.code}  {match.name}")
+    finally:
+        index.close()
+    return 0
+
+
+def _cmd_piracy(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from model_hashing.methods import OpHistSimHash, WLSimHash
+    from model_hashing.piracy import piracy_markdown, piracy_table
+
+    torch.set_num_threads(1)
+    result = piracy_table({"OpHist-SimHash": OpHistSimHash, "WL-SimHash": WLSimHash})
+    text = piracy_markdown(result)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "piracy.json").write_text(json.dumps(result, indent=2))
+        (out / "piracy.md").write_text(text)
+    print(text)
     return 0
 
 
@@ -73,16 +113,29 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="model_hash_command", required=True)
     index = sub.add_parser("index", help="manage the model-hash index")
     index_sub = index.add_subparsers(dest="index_command", required=True)
-    add = index_sub.add_parser("add", help="hash models and store their codes")
+    add = index_sub.add_parser(
+        "add", help="hash models and store their codes (default method ophist: no training)"
+    )
     add.add_argument("models", nargs="+", metavar="MODEL", help="ONNX file or torchvision name")
     query = sub.add_parser("query", help="nearest stored models of a model")
     query.add_argument("model", metavar="MODEL", help="ONNX file or torchvision name")
     query.add_argument("--top", type=int, default=5)
     for p in (add, query):
         p.add_argument("--db", help="SQLite database (default: in the user cache)")
-        p.add_argument("--checkpoint", help="HNN-Net checkpoint (default: from reproduce)")
+        p.add_argument(
+            "--method",
+            choices=["ophist", "wl", "hnn"],
+            help="ophist (default: operator-histogram SimHash of the canonical graph, no "
+            "training; the best method of the measured tables), wl (Weisfeiler-Lehman "
+            "SimHash) or hnn (a trained HNN-Net, needs --checkpoint)",
+        )
+        p.add_argument("--bits", type=int, help="code length Q of ophist / wl (default 64)")
+        p.add_argument("--checkpoint", help="HNN-Net checkpoint (implies --method hnn)")
     add.set_defaults(func=_cmd_add)
     query.set_defaults(func=_cmd_query)
+    piracy = sub.add_parser("piracy", help="pirated-copy table of the non-learned methods")
+    piracy.add_argument("--out", help="also write piracy.json and piracy.md here")
+    piracy.set_defaults(func=_cmd_piracy)
     reproduce = sub.add_parser("reproduce", help="rebuild the retrieval table")
     reproduce.add_argument("--out", help="default results/model_hashing[_zoo]")
     reproduce.add_argument("--epochs", type=int, help="default 200 (paper), 40 (all)")

@@ -1,9 +1,13 @@
-"""Model-hash index: hash models with a trained HNN-Net and look up near copies.
+"""Model-hash index: hash models and look up near copies.
 
 A model hub would hash every uploaded model and, for a suspected pirated copy, list the
 stored models at the smallest Hamming distance. Codes and metadata live in an SQLite
 database (no server, one file); the search is a linear Hamming scan, ample for the tens
 of thousands of models a hub holds.
+
+Each code is stored with the method, version and length that made it
+(:class:`~model_hashing.methods.MethodKey`); an index holds codes of one method only and
+refuses to add or compare codes of another, since their distances mean nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from model_hashing.dataset import to_data
-from model_hashing.graph import merge_layers, onnx_to_graph, total_flops, total_params
-from model_hashing.nn import HNNNet
-from model_hashing.train import encode, load_checkpoint
+from model_hashing.graph import OP_INDEX, onnx_to_graph, total_flops, total_params
+from model_hashing.methods import DEFAULT_METHOD, HashMethod, MethodKey, make_method
 from model_hashing.zoo import classification_models, export_zoo_model
 
 
@@ -41,18 +43,28 @@ def default_checkpoint() -> Path:
 
 
 class ModelHasher:
-    """``hasher(model) -> (code, info)`` for an ONNX file or a torchvision model name."""
+    """``hasher(model) -> (code, info)`` for an ONNX file or a torchvision model name.
 
-    def __init__(self, checkpoint: str | Path | None = None) -> None:
-        path = Path(checkpoint) if checkpoint else default_checkpoint()
-        if not path.is_file():
-            raise ValueError(
-                f"no trained HNN-Net at {path}; run `hash-envs model-hash reproduce` "
-                "(or pass --checkpoint)"
-            )
-        self.net: HNNNet
-        self.net, self.meta = load_checkpoint(path)
-        self.n_bits = self.net.n_bits
+    Args:
+        checkpoint: an HNN-Net checkpoint; implies ``method="hnn"``.
+        method: ``"ophist"`` (default, no training), ``"wl"`` or ``"hnn"``.
+        n_bits: code length of the SimHash methods (default
+            :data:`~model_hashing.methods.DEFAULT_BITS`).
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        method: str | None = None,
+        n_bits: int | None = None,
+    ) -> None:
+        name = method or ("hnn" if checkpoint is not None else DEFAULT_METHOD)
+        self.method: HashMethod = make_method(name, n_bits, checkpoint)
+        self.n_bits = self.method.n_bits
+
+    @property
+    def key(self) -> MethodKey:
+        return self.method.key
 
     def __call__(self, model: str | Path) -> tuple[np.ndarray, dict]:
         start = time.perf_counter()
@@ -63,11 +75,15 @@ class ModelHasher:
             g = onnx_to_graph(export_zoo_model(source))
         else:
             raise ValueError(f"{source!r} is neither an ONNX file nor a torchvision model name")
-        if self.meta["merged"]:
-            g = merge_layers(g)
-        with torch.no_grad():
-            code = encode(self.net, [to_data(g)])[0]
+        known = [op for _, op in g.nodes(data="op") if op in OP_INDEX and op != "Other"]
+        if not known:
+            ops = sorted({op for _, op in g.nodes(data="op")})
+            raise ValueError(f"{source}: no layer of a type the graph generator knows ({ops})")
+        code = self.method(g)
+        key = self.key
         info = {
+            "method": key.method,
+            "version": key.version,
             "nodes": g.number_of_nodes(),
             "gflops": total_flops(g) / 1e9,
             "params": total_params(g),
@@ -93,36 +109,101 @@ def hex_to_code(text: str, n_bits: int) -> np.ndarray:
 
 
 class ModelHashIndex:
-    """SQLite table ``models(name, n_bits, code, meta)``; ``name`` is unique (re-adding
-    replaces the entry)."""
+    """SQLite table ``models(name, n_bits, code, meta, method, version)``; ``name`` is
+    unique (re-adding replaces the entry). An index made before methods were recorded
+    gets the columns with ``method = "hnn"``, ``version = "unknown"``."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_db()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path)
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS models ("
-                "name TEXT PRIMARY KEY, n_bits INTEGER NOT NULL, code TEXT NOT NULL, "
-                "meta TEXT NOT NULL)"
-            )
+            with self.conn:
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS models ("
+                    "name TEXT PRIMARY KEY, n_bits INTEGER NOT NULL, code TEXT NOT NULL, "
+                    "meta TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL)"
+                )
+                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(models)")}
+                for column, default in (("method", "hnn"), ("version", "unknown")):
+                    if column not in columns:
+                        self.conn.execute(
+                            f"ALTER TABLE models ADD COLUMN {column} TEXT NOT NULL "
+                            f"DEFAULT '{default}'"
+                        )
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path} is not a model-hash database ({err})") from None
 
-    def add(self, name: str, code: np.ndarray, meta: dict | None = None) -> None:
+    def method_key(self) -> MethodKey | None:
+        """The method of the stored codes (None while empty); ValueError if the file holds
+        several (written by something else than this class)."""
+        rows = self.conn.execute("SELECT DISTINCT method, version, n_bits FROM models").fetchall()
+        if len(rows) > 1:
+            raise ValueError(f"{self.path} mixes codes of {len(rows)} methods: {rows}")
+        return MethodKey(*rows[0]) if rows else None
+
+    def _check(self, key: MethodKey, what: str) -> None:
+        stored = self.method_key()
+        if stored is not None and stored != key:
+            raise ValueError(
+                f"{self.path} holds codes of {stored}; refusing to {what} codes of {key} "
+                "(use another --db, or the index's method)"
+            )
+
+    def add(
+        self,
+        name: str,
+        code: np.ndarray,
+        meta: dict | None = None,
+        key: MethodKey | None = None,
+    ) -> None:
+        """Store one code; ``key`` defaults to ``meta["method"]`` / ``meta["version"]``."""
+        self.add_many([(name, code, meta or {})], key)
+
+    def add_many(
+        self, entries: Sequence[tuple[str, np.ndarray, dict]], key: MethodKey | None = None
+    ) -> None:
+        """Store ``(name, code, meta)`` entries in one transaction: all or none."""
+        rows = []
+        for name, code, meta in entries:
+            entry_key = key or MethodKey(
+                meta.get("method", "hnn"), meta.get("version", "unknown"), len(code)
+            )
+            if entry_key.n_bits != len(code):
+                raise ValueError(f"{name}: code of {len(code)} bits, method says {entry_key}")
+            self._check(entry_key, "add")
+            if rows and rows[-1][-2:] != (entry_key.method, entry_key.version):
+                raise ValueError("entries of one add must come from one method")
+            rows.append(
+                (
+                    name,
+                    len(code),
+                    code_to_hex(code),
+                    json.dumps(meta),
+                    entry_key.method,
+                    entry_key.version,
+                )
+            )
         with self.conn:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?)",
-                (name, len(code), code_to_hex(code), json.dumps(meta or {})),
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO models (name, n_bits, code, meta, method, version) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
             )
 
     def __len__(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM models").fetchone()[0])
 
-    def query(self, code: np.ndarray, top: int = 5) -> list[Match]:
-        """The ``top`` stored models of the same code length nearest in Hamming distance."""
+    def query(self, code: np.ndarray, top: int = 5, key: MethodKey | None = None) -> list[Match]:
+        """The ``top`` stored models nearest in Hamming distance. With ``key``, ValueError
+        if the index holds codes of another method; without, only codes of the same
+        length are compared."""
         if top <= 0:
             raise ValueError(f"top must be positive, got {top}")
+        if key is not None:
+            if key.n_bits != len(code):
+                raise ValueError(f"code of {len(code)} bits, method says {key}")
+            self._check(key, "compare")
         rows = self.conn.execute(
             "SELECT name, code, meta FROM models WHERE n_bits = ?", (len(code),)
         ).fetchall()

@@ -1,0 +1,160 @@
+"""Hash methods of the model-hash index: what turns a layer graph into a code.
+
+Every method hashes the canonical graph (:func:`~model_hashing.graph.canonicalize`, then
+the merge rules), so that exporter and deployment details do not move a code. A code is
+only comparable with codes of the same method, version and length: :attr:`HashMethod.key`
+is what the index stores beside each code and checks before comparing.
+
+* ``ophist`` (the default): SimHash of the operator histogram
+  (:func:`~model_hashing.baselines.op_histogram_simhash`). It needs no training and is
+  the best method of the measured tables (docs/model_hashing.md: paper protocol F1@10
+  0.872 at Q = 64 against HNN-Net's 0.825; held-out families F1@5 0.65 against 0.52 at
+  Q = 32), so the default works on a fresh install, offline, in seconds.
+* ``wl``: SimHash of Weisfeiler–Lehman subtree labels.
+* ``hnn``: a trained HNN-Net checkpoint; its version is a digest of the checkpoint file,
+  since two trainings give unrelated codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import torch
+
+from model_hashing.baselines import op_histogram_simhash, wl_simhash
+from model_hashing.dataset import to_data
+from model_hashing.graph import (
+    CANONICAL_VERSION,
+    N_DIGIT_BINS,
+    OP_TYPES,
+    canonicalize,
+    merge_layers,
+)
+
+DEFAULT_METHOD = "ophist"
+#: Q of the default: the best of the measured 16 / 32 / 64 for the histogram SimHash.
+DEFAULT_BITS = 64
+METHODS = ("ophist", "wl", "hnn")
+
+
+def _feature_digest() -> str:
+    """Short digest of the node-label layout: a changed vocabulary changes every code."""
+    text = ",".join(OP_TYPES) + f"|{N_DIGIT_BINS}|canonical{CANONICAL_VERSION}"
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class MethodKey:
+    """What makes two codes comparable."""
+
+    method: str
+    version: str
+    n_bits: int
+
+    def __str__(self) -> str:
+        return f"{self.method} (version {self.version}, Q = {self.n_bits})"
+
+
+class HashMethod(ABC):
+    """``method(raw_layer_graph) -> code`` (uint8 in {0, 1}, length :attr:`n_bits`)."""
+
+    name: str
+    n_bits: int
+
+    @property
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @property
+    def key(self) -> MethodKey:
+        return MethodKey(self.name, self.version, self.n_bits)
+
+    def prepare(self, g: nx.DiGraph) -> nx.DiGraph:
+        """The graph the method hashes: canonical, then merged."""
+        return merge_layers(canonicalize(g))
+
+    @abstractmethod
+    def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
+        """The code of a prepared graph."""
+
+    def __call__(self, g: nx.DiGraph) -> np.ndarray:
+        return self.hash_graph(self.prepare(g))
+
+
+class OpHistSimHash(HashMethod):
+    name = "ophist"
+
+    def __init__(self, n_bits: int = DEFAULT_BITS) -> None:
+        if n_bits <= 0:
+            raise ValueError(f"n_bits must be positive, got {n_bits}")
+        self.n_bits = n_bits
+
+    @property
+    def version(self) -> str:
+        return f"1-{_feature_digest()}"
+
+    def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
+        return op_histogram_simhash(to_data(g), self.n_bits)
+
+
+class WLSimHash(OpHistSimHash):
+    name = "wl"
+
+    def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
+        return wl_simhash(to_data(g), self.n_bits)
+
+
+class HNNHash(HashMethod):
+    """A trained HNN-Net; graphs are canonicalised only if it was trained on canonical
+    graphs (``"canonical"`` in the checkpoint), merged if it was trained merged."""
+
+    name = "hnn"
+
+    def __init__(self, checkpoint: str | Path) -> None:
+        from model_hashing.train import load_checkpoint
+
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise ValueError(f"no trained HNN-Net at {path} (pass --checkpoint PATH)")
+        self.net, self.meta = load_checkpoint(path)
+        self.n_bits = self.net.n_bits
+        self._version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def prepare(self, g: nx.DiGraph) -> nx.DiGraph:
+        if self.meta.get("canonical", False):
+            g = canonicalize(g)
+        return merge_layers(g) if self.meta["merged"] else g
+
+    def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
+        from model_hashing.train import encode
+
+        with torch.no_grad():
+            return encode(self.net, [to_data(g)])[0]
+
+
+def make_method(
+    name: str = DEFAULT_METHOD, n_bits: int | None = None, checkpoint: str | Path | None = None
+) -> HashMethod:
+    """A method by name; ``hnn`` needs ``checkpoint`` (its Q is the checkpoint's)."""
+    if name == "hnn":
+        if checkpoint is None:
+            raise ValueError("--method hnn needs --checkpoint PATH (a trained HNN-Net)")
+        if n_bits is not None:
+            raise ValueError("--bits does not apply to hnn: Q is the checkpoint's")
+        return HNNHash(checkpoint)
+    if checkpoint is not None:
+        raise ValueError(f"--checkpoint applies to --method hnn only, not {name!r}")
+    if name == "ophist":
+        return OpHistSimHash(n_bits or DEFAULT_BITS)
+    if name == "wl":
+        return WLSimHash(n_bits or DEFAULT_BITS)
+    raise ValueError(f"unknown method {name!r}; expected one of {METHODS}")

@@ -1,0 +1,160 @@
+"""The default (non-learned) method: a fresh install, method records, and bad inputs that
+must leave the index unchanged."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from model_hashing.cli import main
+from model_hashing.index import ModelHasher, ModelHashIndex
+from model_hashing.methods import DEFAULT_BITS, MethodKey, make_method
+from model_hashing.zoo import export_zoo_model
+
+
+def rows(db) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT * FROM models ORDER BY name").fetchall()
+
+
+def last_line(text: str) -> list[str]:
+    return text.strip().splitlines()[-1].split()
+
+
+def test_fresh_install_indexes_and_retrieves_without_training(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Acceptance: empty cache, two exported torchvision models (siblings of one family),
+    each retrieved at top-1 by the default method, in under a minute."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HASH_ENVS_CACHE", str(cache))
+    start = time.perf_counter()
+    files = []
+    for name in ("resnet18", "resnet34"):
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(export_zoo_model(name), path)
+        files.append(str(path))
+    assert main(["index", "add", *files]) == 0
+    assert "2 models in" in capsys.readouterr().out
+    for path in files:
+        assert main(["query", path, "--top", "2"]) == 0
+        out = capsys.readouterr().out.strip().splitlines()
+        first, second = out[1].split(), out[2].split()
+        assert first[0] == "0" and first[-1] == path and int(second[0]) > 0
+    assert time.perf_counter() - start < 60
+    db = cache / "model_hashing" / "index.sqlite"
+    assert [r[0] for r in rows(db)] == sorted(files)
+    assert {(r[4], r[1]) for r in rows(db)} == {("ophist", DEFAULT_BITS)}
+    assert not list(cache.rglob("*.pt"))  # nothing was trained or needed
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory) -> dict[str, str]:
+    """A good model, a non-ONNX file, a truncated ONNX file and a model with no known layer."""
+    folder = tmp_path_factory.mktemp("inputs")
+    good = folder / "squeezenet.onnx"
+    onnx.save(export_zoo_model("squeezenet1_1"), good)
+    not_onnx = folder / "weights.onnx"
+    not_onnx.write_bytes(b"\x89PNG not a model")
+    truncated = folder / "truncated.onnx"
+    data = good.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    node = helper.make_node("FancyOp", ["x"], ["y"], domain="example.custom")
+    graph = helper.make_graph(
+        [node],
+        "custom",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.custom", 1)]
+    )
+    unknown = folder / "custom.onnx"
+    onnx.save(model, unknown)
+    return {
+        "good": str(good),
+        "not_onnx": str(not_onnx),
+        "truncated": str(truncated),
+        "unknown": str(unknown),
+    }
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("not_onnx", "not an ONNX model"),
+        ("truncated", "not an ONNX model"),
+        ("unknown", "no layer of a type the graph generator knows"),
+    ],
+)
+def test_bad_inputs_leave_the_index_unchanged(tiny_files, bad, message, tmp_path, capsys) -> None:
+    db = str(tmp_path / "index.sqlite")
+    assert main(["index", "add", "--db", db, tiny_files["good"]]) == 0
+    before = rows(db)
+    capsys.readouterr()
+    # the good model again plus the bad one: all or nothing
+    assert main(["index", "add", "--db", db, tiny_files["good"], tiny_files[bad]]) == 2
+    assert message in capsys.readouterr().err
+    assert rows(db) == before
+    assert main(["query", "--db", db, tiny_files[bad]]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_codes_of_another_method_are_refused(tiny_files, tmp_path, capsys) -> None:
+    db = str(tmp_path / "index.sqlite")
+    assert main(["index", "add", "--db", db, tiny_files["good"]]) == 0
+    before = rows(db)
+    capsys.readouterr()
+    for other in (["--method", "wl"], ["--bits", "32"]):
+        assert main(["index", "add", "--db", db, *other, "alexnet"]) == 2
+        assert "refusing to add codes of" in capsys.readouterr().err
+        assert main(["query", "--db", db, *other, tiny_files["good"]]) == 2
+        assert "refusing to compare codes of" in capsys.readouterr().err
+    assert rows(db) == before
+    assert main(["query", "--db", db, tiny_files["good"], "--top", "1"]) == 0
+    assert last_line(capsys.readouterr().out)[0] == "0"
+
+
+def test_method_records_and_options(tiny_files, tmp_path) -> None:
+    hasher = ModelHasher()
+    assert hasher.key == make_method().key and hasher.key.method == "ophist"
+    code, info = hasher(tiny_files["good"])
+    assert len(code) == DEFAULT_BITS and info["method"] == "ophist" and info["version"]
+    assert ModelHasher(method="ophist", n_bits=16)(tiny_files["good"])[0].shape == (16,)
+    with pytest.raises(ValueError, match="needs --checkpoint"):
+        make_method("hnn")
+    with pytest.raises(ValueError, match="applies to --method hnn only"):
+        make_method("ophist", checkpoint="x.pt")
+    with pytest.raises(ValueError, match="unknown method"):
+        make_method("md5")
+    index = ModelHashIndex(tmp_path / "i.sqlite")
+    index.add("a", code, key=hasher.key)
+    with pytest.raises(ValueError, match="code of 16 bits"):
+        index.add("b", code[:16], key=hasher.key)
+    other = MethodKey("wl", hasher.key.version, DEFAULT_BITS)
+    with pytest.raises(ValueError, match="refusing to compare"):
+        index.query(code, key=other)
+    assert index.query(code, key=hasher.key)[0].name == "a"
+    index.close()
+
+
+def test_an_index_without_method_columns_is_migrated(tmp_path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE models (name TEXT PRIMARY KEY, n_bits INTEGER NOT NULL, "
+            "code TEXT NOT NULL, meta TEXT NOT NULL)"
+        )
+        conn.execute("INSERT INTO models VALUES ('old', 8, 'ff', '{}')")
+    conn.close()
+    index = ModelHashIndex(path)
+    assert index.method_key() == MethodKey("hnn", "unknown", 8)
+    with pytest.raises(ValueError, match="refusing to add"):
+        index.add("new", np.zeros(DEFAULT_BITS, dtype=np.uint8), key=make_method().key)
+    assert len(index) == 1
+    index.close()
