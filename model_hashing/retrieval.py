@@ -1,4 +1,5 @@
-"""Retrieval by Hamming distance: precision, recall and F1 at k, and mAP.
+"""Retrieval by Hamming distance: precision, recall and F1 at k, mAP, and ROC-AUC / TPR
+at a fixed false-positive rate for "is this a copy?" decisions.
 
 Queries are ranked against a database by Hamming distance. Equal distances are common
 (copies of a model often share a code), so ties are broken by a seeded random order rather
@@ -79,3 +80,33 @@ def leave_one_out_metrics(
         for key in sums:
             sums[key] += m[key]
     return {key: value / len(queries) for key, value in sums.items()}
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a
+    random negative, ties counting one half (Mann–Whitney U with mid-ranks)."""
+    from scipy.stats import rankdata
+
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC needs positives and negatives")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def tpr_at_fpr(scores: np.ndarray, positive: np.ndarray, max_fpr: float = 0.01) -> float:
+    """The largest true-positive rate of a threshold ``score >= t`` whose false-positive
+    rate is at most ``max_fpr``. Equal scores fall on the same side of every threshold,
+    so with Hamming distances this is what an index can actually guarantee."""
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC needs positives and negatives")
+    order = np.argsort(-scores, kind="stable")
+    s, p = scores[order], positive[order]
+    last_of_group = np.r_[s[1:] != s[:-1], True]  # thresholds sit between distinct scores
+    tpr = np.cumsum(p)[last_of_group] / n_pos
+    fpr = np.cumsum(~p)[last_of_group] / n_neg
+    allowed = fpr <= max_fpr
+    return float(tpr[allowed].max()) if allowed.any() else 0.0
