@@ -12,7 +12,9 @@ import pytest
 from agents.pilot_q import (
     PilotHash,
     PilotQ,
+    decode_monotone,
     decode_pilots,
+    encode_monotone,
     encode_pilots,
     load_pilot_hash,
     pack_bits,
@@ -30,18 +32,31 @@ def web2_2000() -> list[str]:
     return corpus.subset(corpus.load("web2"), 2000, seed=0)
 
 
-def test_every_episode_equals_scoring_the_whole_episode(web2_2000: list[str]) -> None:
-    agent = PilotQ(web2_2000[:1000], bucket_size=4.0, seed=3)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # waves, vectorised exploration, alpha = 0.99 and the remap
+        {"alpha": 1.0, "wave_fraction": float("inf"), "max_parallel": 1},  # issue 4's schedule
+    ],
+)
+def test_every_episode_equals_scoring_the_whole_episode(web2_2000: list[str], kwargs) -> None:
+    agent = PilotQ(web2_2000[:1000], bucket_size=4.0, seed=3, **kwargs)
     moved = []
     while (changed := agent.step()) > 0:
         moved.append(changed)
-        whole = first_come_rewards(agent._bins[None], agent.n_bins, 10.0, -10.0)[0]
+        whole = first_come_rewards(agent._bins[None], agent.n_slots, 10.0, -10.0)[0]
         np.testing.assert_array_equal(agent.episode_rewards(), whole)
     assert agent.collisions == 0
     assert len(moved) > 10  # a real search, not a first-episode fluke
-    # The greedy policy's bins are what the exported function computes from scratch.
-    in_order = agent.hash_function().hash_many(agent.episode_order)
-    np.testing.assert_array_equal(in_order, agent._bins)
+    # The greedy policy's slots are what the exported function computes from scratch...
+    np.testing.assert_array_equal(agent.slot_function().hash_many(agent.episode_order), agent._bins)
+    # ...and its bins are those slots, the ones at or above n_bins remapped to free bins.
+    h = agent.hash_function()
+    bins = h.hash_many(agent.episode_order)
+    low = agent._bins < agent.n_bins
+    np.testing.assert_array_equal(bins[low], agent._bins[low])
+    assert np.unique(bins).size == agent.n_words == agent.n_bins
+    assert (low.all() and h.remap.size == 0) == (kwargs.get("alpha") == 1.0)
 
 
 def test_agent_rewards_are_the_gym_env_rewards(words: list[str]) -> None:
@@ -50,14 +65,14 @@ def test_agent_rewards_are_the_gym_env_rewards(words: list[str]) -> None:
     env = StatelessHashEnv(
         corpus=words,
         n_words=len(words),
-        n_bins=len(words),
+        n_bins=agent.n_slots,  # the env the agent learns in; the remap comes afterwards
         word_order=agent.episode_order,
         encoding="bytes",
     )
     for episodes in (1, 2, 5, 40):
         while agent.episodes < episodes and agent.step():
             pass
-        policy = agent.hash_function()
+        policy = agent.slot_function()
         env.reset(seed=episodes)
         rewards = []
         for _ in range(len(words)):
@@ -113,16 +128,16 @@ def test_save_load_and_leaderboard_by_path(tmp_path, web2_2000: list[str]) -> No
     np.testing.assert_array_equal(contender.hash_many(web2_2000[:10]), h.hash_many(web2_2000[:10]))
 
 
-def test_damaged_or_foreign_files_are_refused(tmp_path) -> None:
+def test_damaged_foreign_or_format_1_files_are_refused(tmp_path) -> None:
     h = PilotHash(np.arange(10), n_bins=20, seed=0)
-    path = h.save(tmp_path / "h.pilots")
-    with np.load(path) as data:
-        fields = dict(data)
-    fields["packed"] = fields["packed"] ^ np.uint8(1)
-    with open(tmp_path / "bad.pilots", "wb") as f:
-        np.savez(f, **fields)
+    blob = bytearray(h.to_bytes())
+    blob[-1] ^= 1  # one bit of the pilots
+    (tmp_path / "bad.pilots").write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="damaged"):
         load_pilot_hash(tmp_path / "bad.pilots")
+    (tmp_path / "short.pilots").write_bytes(h.to_bytes()[:-1])
+    with pytest.raises(ValueError, match="damaged"):
+        load_pilot_hash(tmp_path / "short.pilots")
     (tmp_path / "text.pilots").write_text("not numpy")
     with pytest.raises(ValueError, match="not a pilot-hash file"):
         load_pilot_hash(tmp_path / "text.pilots")
@@ -130,37 +145,63 @@ def test_damaged_or_foreign_files_are_refused(tmp_path) -> None:
         np.savez(f, weights=np.zeros(3))
     with pytest.raises(ValueError, match="not a pilot-hash file"):
         load_pilot_hash(tmp_path / "other.pilots")
+    with open(tmp_path / "old.pilots", "wb") as f:  # what issue 4's version wrote
+        np.savez(f, format=np.array("hash-envs/pilot-hash/1"), packed=np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match="format-1 pilot-hash file.*retrain"):
+        load_pilot_hash(tmp_path / "old.pilots")
 
 
-def test_the_file_stores_the_pilots_compactly(tmp_path) -> None:
-    """Small pilots in a few bits each, the rare large ones as exceptions: the file's
-    arrays are exactly the bytes size_bytes counts, and they decode to the pilots."""
+def test_the_file_is_every_byte_size_bytes_counts(tmp_path) -> None:
+    """Small pilots in a few bits each, the rare large ones as exceptions, the remap as
+    Elias-Fano: the file is exactly size_bytes long, and it decodes to the function."""
     rng = np.random.default_rng(0)
     pilots = rng.geometric(0.2, size=5000) - 1
     pilots[rng.choice(5000, 7, replace=False)] = rng.integers(2**18, 2**19, 7)
-    h = PilotHash(pilots, n_bins=15000, seed=2)
-    code = encode_pilots(h.pilots)
-    assert int(code["n_exceptions"]) >= 7 and int(code["width"]) < h.pilot_bits
-    with np.load(h.save(tmp_path / "h.pilots")) as data:
-        stored = sum(data[k].nbytes for k in data.files if data[k].dtype == np.uint8)
-    assert stored == h.size_bytes - 40
-    np.testing.assert_array_equal(load_pilot_hash(tmp_path / "h.pilots").pilots, pilots)
-    np.testing.assert_array_equal(decode_pilots(code, 5000), pilots)
+    remap = np.sort(rng.integers(0, 15000, 150))
+    h = PilotHash(pilots, n_bins=15000, seed=2, n_slots=15150, remap=remap)
+    (width, n_exceptions, value_bits), arrays = encode_pilots(h.pilots)
+    assert n_exceptions >= 7 and width < h.pilot_bits
+    path = h.save(tmp_path / "h.pilots")
+    low_bits, remap_arrays = encode_monotone(remap, 15000)
+    data = sum(a.nbytes for a in (*arrays, *remap_arrays))
+    assert path.stat().st_size == h.size_bytes == data + 8 + 64 + 32  # magic, header, digest
+    loaded = load_pilot_hash(path)
+    np.testing.assert_array_equal(loaded.pilots, pilots)
+    np.testing.assert_array_equal(loaded.remap, remap)
+    assert (loaded.n_bins, loaded.n_slots, loaded.seed) == (15000, 15150, 2)
+    words = [f"w{i}" for i in range(3000)]
+    np.testing.assert_array_equal(loaded.hash_many(words), h.hash_many(words))
+    assert (h.slots(words) >= 15000).any()  # the remap is exercised
+    np.testing.assert_array_equal(
+        decode_pilots(5000, width, n_exceptions, value_bits, arrays), pilots
+    )
+    np.testing.assert_array_equal(decode_monotone(150, low_bits, remap_arrays), remap)
     bits = h.bits_per_key(5000)
-    assert bits["entropy"] < bits["stored"] < bits["fixed_width"]
+    assert bits["entropy"] < bits["pilots"] < bits["stored"] < bits["fixed_width"]
+    assert bits["remap"] * 150 / 5000 < 2 + np.log2(15000 / 150) + 1  # Elias-Fano's bound
     np.testing.assert_array_equal(unpack_bits(pack_bits(pilots, 19), 19, 5000), pilots)
+
+
+@pytest.mark.parametrize("m", [0, 1, 7, 1000])
+def test_elias_fano_round_trip(m: int) -> None:
+    values = np.sort(np.random.default_rng(m).integers(0, 5000, m))
+    low_bits, arrays = encode_monotone(values, 5000)
+    np.testing.assert_array_equal(decode_monotone(m, low_bits, arrays), values)
+    if m:
+        assert sum(a.nbytes for a in arrays) * 8 <= m * (2 + np.log2(5000 / m)) + 16
 
 
 def test_bits_per_key_counts_the_stored_bytes() -> None:
     h = PilotHash(np.array([0, 1, 2, 3, 0, 0, 0, 7]), n_bins=16, seed=0)
     assert h.pilot_bits == 3
     # width 3 fits every pilot but 7 (the escape): 3 bytes of 3-bit fields beat 8 x 2 bits
-    # plus an exception; either way size_bytes is what encode_pilots stores, plus 40.
-    code = encode_pilots(h.pilots)
-    assert h.size_bytes == sum(a.nbytes for a in code.values() if a.ndim) + 40
+    # plus an exception; either way size_bytes is what encode_pilots stores, plus 104.
+    _, arrays = encode_pilots(h.pilots)
+    assert h.size_bytes == len(h.to_bytes()) == sum(a.nbytes for a in arrays) + 104
     bits = h.bits_per_key()
     assert bits["stored"] == pytest.approx(8 * h.size_bytes / 16)
-    assert bits["fixed_width"] == pytest.approx(8 * (3 + 40) / 16)
+    assert bits["fixed_width"] == pytest.approx(8 * (3 + 104) / 16)
+    assert bits["remap"] == 0
     p = np.array([4, 1, 1, 1, 1]) / 8
     assert bits["entropy"] == pytest.approx(-(p * np.log2(p)).sum() * 8 / 16)
 
@@ -172,6 +213,9 @@ def test_bits_per_key_counts_the_stored_bytes() -> None:
         ({"words": ["a", "b", "a"]}, "distinct"),
         ({"words": ["a", "b", "c"], "n_bins": 2}, "cannot go into 2 bins"),
         ({"words": ["a", "b"], "bucket_size": 0}, "bucket_size"),
+        ({"words": ["a", "b"], "alpha": 0}, "alpha"),
+        ({"words": ["a", "b"], "alpha": 1.5}, "alpha"),
+        ({"words": ["a", "b"], "batch_words": 0}, "positive"),
         ({"words": ["a", "b"], "reward_empty": -20.0}, "reward_empty"),
     ],
 )
@@ -185,6 +229,12 @@ def test_bad_pilots_raise() -> None:
         PilotHash(np.array([1, -1]), n_bins=4, seed=0)
     with pytest.raises(ValueError, match="1-D integer"):
         PilotHash(np.array([0.5]), n_bins=4, seed=0)
+    with pytest.raises(ValueError, match="n_slots"):
+        PilotHash(np.array([1]), n_bins=4, seed=0, n_slots=3)
+    with pytest.raises(ValueError, match="remap must hold"):
+        PilotHash(np.array([1]), n_bins=4, seed=0, n_slots=6, remap=np.array([0]))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        PilotHash(np.array([1]), n_bins=4, seed=0, n_slots=6, remap=np.array([2, 1]))
 
 
 def test_env_word_order_validation(words: list[str]) -> None:
