@@ -1,0 +1,158 @@
+"""Minimal perfect hashing libraries as contenders: what a user would pick instead of a
+learned perfect hash (issue 16).
+
+* :class:`PhobicHash` -- ``phobic`` (PHOBIC/PTHash-style pilots, in C), built minimal
+  (``load_factor=1.0``), one thread.
+* :class:`BBHash` -- ``bbhash`` (BBHash's cascade of bit arrays) over a stable 64-bit
+  string hash (seeded XXH3-64 of the UTF-8 bytes), ``gamma=1``, one thread.
+
+A minimal perfect hash is built over its key set, which a registry factory
+``(n_bins) -> HashFunction`` never sees; so these contenders reach the leaderboard like
+a trained :class:`agents.pilot_q.PilotHash`: build one with ``.build(words)``, ``save`` it
+(``.phobic`` / ``.bbhash``) and pass the path; the ``hash_envs.artifact_loaders`` entry
+points load it. Both libraries are the optional ``mphf`` extra and are imported only
+when used; without them :func:`missing` says which to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import struct
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from hash_envs.hashing import HashFunction
+
+__all__ = ["BBHash", "PhobicHash", "load_bbhash", "load_phobic", "missing"]
+
+_BB_MAGIC = b"BBHASH\x00\x01"
+_BB_HEADER = struct.Struct("<2Q")  # n_bins, seed
+
+
+def missing() -> list[str]:
+    """The ``mphf`` extra's libraries that are not installed."""
+    return [name for name in ("phobic", "bbhash") if importlib.util.find_spec(name) is None]
+
+
+def _require(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ImportError(f"{name} is not installed: pip install 'hash-envs[mphf]'") from None
+
+
+class PhobicHash(HashFunction):
+    """A built ``phobic`` PHF; ``size_bytes`` is its serialised blob (``to_bytes``)."""
+
+    name = "phobic"
+
+    def __init__(self, phf: Any) -> None:
+        super().__init__(phf.range_size)
+        self.phf = phf
+        self._blob_size = len(phf.to_bytes())
+
+    @classmethod
+    def build(
+        cls, words: Sequence[str], *, bucket_size: int = 4, load_factor: float = 1.0, seed: int = 0
+    ) -> PhobicHash:
+        """Build over ``words`` (distinct) with one thread; ``load_factor=1`` is minimal.
+        Bucket size 4 is phobic's best minimal setting on the Moby words (its default,
+        ``log2`` of the keys per shard, fails to build at load factor 1)."""
+        phobic = _require("phobic")
+        phf = phobic.build(
+            list(words),
+            load_factor=load_factor,
+            bucket_size=bucket_size,
+            seed=seed,
+            num_threads=1,
+        )
+        return cls(phf)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._blob_size
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        return np.asarray(self.phf.lookup(list(words), num_threads=1), dtype=np.int64)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_bytes(self.phf.to_bytes())
+        return path
+
+
+def load_phobic(path: str | Path) -> PhobicHash:
+    """Read a :meth:`PhobicHash.save` file (the ``.phobic`` artifact loader)."""
+    phobic = _require("phobic")
+    try:
+        return PhobicHash(phobic.from_bytes(Path(path).read_bytes()))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a phobic file: {err}") from None
+
+
+class BBHash(HashFunction):
+    """A built ``bbhash`` MPHF over seeded XXH3-64 word hashes; ``size_bytes`` is the
+    saved file (``bbhash``'s own file plus a 24-byte header). A word outside the key
+    set gets bbhash's not-found value modulo ``n_bins``."""
+
+    name = "bbhash"
+
+    def __init__(self, mphf: Any, n_bins: int, seed: int, blob: bytes) -> None:
+        super().__init__(n_bins)
+        self.mphf, self.seed, self._blob = mphf, int(seed), blob
+
+    @staticmethod
+    def key_hashes(words: Iterable[str], seed: int) -> np.ndarray:
+        raw = b"".join(xxhash.xxh3_64_digest(w.encode("utf-8"), seed) for w in words)
+        return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+    @classmethod
+    def build(cls, words: Sequence[str], *, gamma: float = 1.0, seed: int = 0) -> BBHash:
+        """Build over ``words`` (distinct, and so, almost surely, their 64-bit hashes)."""
+        bbhash = _require("bbhash")
+        keys = cls.key_hashes(words, seed)
+        mphf = bbhash.PyMPHF(keys.tolist(), keys.size, 1, float(gamma))
+        return cls(mphf, keys.size, seed, _bbhash_bytes(mphf))
+
+    @property
+    def size_bytes(self) -> int:
+        return len(_BB_MAGIC) + _BB_HEADER.size + len(self._blob)
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        bins = np.asarray(self.mphf.lookup_many(self.key_hashes(words, self.seed)))
+        return (bins.astype(np.uint64) % np.uint64(self.n_bins)).astype(np.int64)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_bytes(_BB_MAGIC + _BB_HEADER.pack(self.n_bins, self.seed) + self._blob)
+        return path
+
+
+def _bbhash_bytes(mphf: Any) -> bytes:
+    """``bbhash`` saves only to a file name: its file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name = os.path.join(tmp, "mphf")
+        mphf.save(name)
+        return Path(name).read_bytes()
+
+
+def load_bbhash(path: str | Path) -> BBHash:
+    """Read a :meth:`BBHash.save` file (the ``.bbhash`` artifact loader)."""
+    bbhash = _require("bbhash")
+    blob = Path(path).read_bytes()
+    head = len(_BB_MAGIC) + _BB_HEADER.size
+    if not blob.startswith(_BB_MAGIC) or len(blob) <= head:
+        raise ValueError(f"{path} is not a bbhash file")
+    n_bins, seed = _BB_HEADER.unpack(blob[len(_BB_MAGIC) : head])
+    with tempfile.TemporaryDirectory() as tmp:
+        name = os.path.join(tmp, "mphf")
+        Path(name).write_bytes(blob[head:])
+        mphf = bbhash.load_mphf(name)
+    return BBHash(mphf, n_bins, seed, blob[head:])
