@@ -12,7 +12,8 @@ they share:
   algorithm (on- or off-policy), grouped into iterations, plus an optional probe of the
   argmax hash (:class:`HashProbe`) every few iterations;
 * :func:`run_stateless` -- experiments 2-4 (one algorithm, ``StatelessHash-v0``);
-* :func:`greedy_collisions`, :func:`random1000` -- evaluations of trained policies;
+* :func:`random1000` -- the leaderboard track of a trained policy (greedy episodes come
+  from the suite's protocol, :func:`hash_envs.evaluation.greedy_collisions`);
 * :func:`plot_panels` and :class:`Report` -- PNG plots and the Markdown summary that
   puts our numbers beside the paper's.
 
@@ -269,26 +270,6 @@ def train_sb3(
     """
     model.learn(steps_per_iteration * iterations, callback=recorder)
     return recorder
-
-
-def greedy_collisions(
-    model: Any, env_id: str, env_kwargs: Mapping[str, Any], episodes: int, seed: int
-) -> np.ndarray:
-    """Collisions per episode of the model's deterministic (argmax) policy, run in the
-    env itself (so a table-aware policy can react to the table)."""
-    from agents import make_sb3_vec_env
-
-    env = make_sb3_vec_env(env_id, episodes, dict(env_kwargs), seed=seed)
-    obs = env.reset()
-    result = np.full(episodes, np.nan)
-    while np.isnan(result).any():
-        actions, _ = model.predict(obs, deterministic=True)
-        obs, _, dones, infos = env.step(actions)
-        for i in np.flatnonzero(dones):
-            if np.isnan(result[i]):
-                result[i] = infos[i]["collisions"]
-    env.close()
-    return result
 
 
 def random1000(model: Any, words: Sequence[str], draws: int, seed: int = 0) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import common
 import numpy as np
 
+from hash_envs.evaluation import greedy_collisions
+
 
 @dataclass
 class Setting:
@@ -63,7 +65,7 @@ def train(setting: Setting, corpus: str, max_len: int, seed: int, greedy_episode
     begin = time.perf_counter()
     common.train_sb3(model, setting.n * setting.n_envs, recorder, setting.iterations)
     train_s = time.perf_counter() - begin
-    greedy = common.greedy_collisions(
+    greedy = greedy_collisions(
         model, common.TABLE_AWARE, env_kwargs, greedy_episodes, seed=seed + 10_000
     )
     print(f"{setting.label}: greedy collisions {greedy.mean():.2f} in {common.fmt_s(train_s)}")

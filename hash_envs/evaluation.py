@@ -16,11 +16,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from hash_envs import corpus as corpus_lib
 from hash_envs import metrics
+from hash_envs.envs.hash_table import actions_to_bins, bin_layout
 from hash_envs.hashing import HashFunction
 from hash_envs.tasks import (
     EVAL_EPISODES,
@@ -34,6 +36,7 @@ from hash_envs.tasks import (
 
 __all__ = [
     "evaluate_agent",
+    "greedy_collisions",
     "held_out_words",
     "normalized_score",
     "reference_scores",
@@ -167,8 +170,6 @@ class _UniformRandomPolicy:
     """Uniformly random actions (seeded): the random-policy reference and a sanity agent."""
 
     def __init__(self, task: Task, seed: int) -> None:
-        from hash_envs.envs.hash_table import bin_layout
-
         n = task.n_bins
         self.space = spaces.MultiDiscrete(bin_layout(n)) if task.factorized else spaces.Discrete(n)
         self.rng = np.random.default_rng(seed)
@@ -185,14 +186,18 @@ def uniform_random_policy(task: Task | str, seed: int = 0) -> Callable[[Any], np
     return _UniformRandomPolicy(get_task(task) if isinstance(task, str) else task, seed)
 
 
-def _policy_fn(agent: Any, task: Task) -> Callable[[Any], np.ndarray]:
-    """Batched observations -> actions for an SB3-style model/policy or a callable."""
+def _policy_fn(agent: Any, env: Any) -> Callable[[Any], np.ndarray]:
+    """Batched observations -> actions for an SB3-style model/policy or a callable
+    (checked against the observations of ``env``, a single or vector env)."""
     space = getattr(agent, "observation_space", None)
-    if space is not None and isinstance(space, spaces.Dict) != task.table_aware:
+    table_aware = isinstance(getattr(env, "single_observation_space", None), spaces.Dict) or (
+        isinstance(getattr(env, "observation_space", None), spaces.Dict)
+    )
+    if space is not None and isinstance(space, spaces.Dict) != table_aware:
         seen = "the word and the table" if isinstance(space, spaces.Dict) else "the word only"
         raise ValueError(
-            f"agent observes {seen}, but {task.env_id} is "
-            f"{'table-aware' if task.table_aware else 'stateless'}"
+            f"agent observes {seen}, but {getattr(env.spec, 'id', 'the env')} is "
+            f"{'table-aware' if table_aware else 'stateless'}"
         )
     predict = getattr(agent, "predict", None)
     if callable(predict):
@@ -217,8 +222,6 @@ class _PolicyWordHash(HashFunction):
         return 0
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
-        from hash_envs.envs.hash_table import actions_to_bins
-
         words = list(words)
         encoder = self.env.pool.encoder
         bins = np.empty(len(words), dtype=np.int64)
@@ -231,28 +234,38 @@ class _PolicyWordHash(HashFunction):
         return bins
 
 
-def _greedy_episodes(
-    policy: Callable[[Any], np.ndarray], task: Task, corpus: str | None, hash_fn: Any
-) -> list[float]:
-    """Collisions of ``EVAL_EPISODES`` greedy episodes, all stepped together."""
-    venv = task.make_vec(EVAL_EPISODES, corpus)
+def greedy_collisions(
+    agent: Any,
+    env_id: str,
+    env_kwargs: Mapping[str, Any] | None = None,
+    episodes: int = EVAL_EPISODES,
+    seed: int = EVAL_SEED,
+) -> np.ndarray:
+    """Collisions of ``episodes`` greedy episodes of ``agent`` on seeds ``seed + i``, all
+    stepped together in the env's native vector env.
+
+    ``agent`` is a :class:`HashFunction` (a table-blind policy: it hashes each step's
+    word), a Stable-Baselines3 model or policy (deterministic ``predict``), or a callable
+    from batched observations to actions.
+    """
+    venv = gym.make_vec(
+        env_id, num_envs=episodes, vectorization_mode="vector_entry_point", **(env_kwargs or {})
+    )
     base = venv.unwrapped
-    obs, _ = venv.reset(seed=EVAL_SEED)
-    collisions = np.zeros(EVAL_EPISODES)
-    for _ in range(task.n_words):
-        if hash_fn is not None:
-            actions = hash_fn.hash_many(base.current_words)
-            if task.factorized:
-                cols = venv.single_action_space.nvec[1]
-                actions = np.stack([actions // cols, actions % cols], axis=1)
+    policy = None if isinstance(agent, HashFunction) else _policy_fn(agent, base)
+    obs, _ = venv.reset(seed=seed)
+    for _ in range(base.n_words):
+        if policy is None:
+            bins = agent.hash_many(base.current_words)
+            cols = bin_layout(base.n_bins)[1]
+            actions = np.stack(np.divmod(bins, cols), axis=1) if base.factorize_bins else bins
         else:
             actions = policy(obs)
         obs, _, terminated, _, info = venv.step(actions)
     if not terminated.all():
         raise RuntimeError("evaluation episodes did not end together")
-    collisions[:] = info["collisions"]
     venv.close()
-    return collisions.tolist()
+    return np.asarray(info["collisions"], dtype=np.float64)
 
 
 def evaluate_agent(
@@ -278,9 +291,11 @@ def evaluate_agent(
         raise ValueError(
             f"agent hashes into {hash_fn.n_bins} bins, {task.env_id} has {task.n_bins}"
         )
-    policy = None if hash_fn is not None else _policy_fn(agent, task)
+    policy = None if hash_fn is not None else _policy_fn(agent, task.make(corpus).unwrapped)
     if task.table_aware:
-        result = _episode_stats(_greedy_episodes(policy, task, corpus, hash_fn))
+        agent_ = hash_fn if hash_fn is not None else policy
+        kwargs = task.env_kwargs(corpus)
+        result = _episode_stats(greedy_collisions(agent_, task.env_id, kwargs).tolist())
     else:
         if hash_fn is None:
             hash_fn = _PolicyWordHash(policy, task.make(corpus).unwrapped)
