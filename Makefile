@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(PY) bench/perfect_hash.py --words 10000 100000 466551 --out results/bench
 	$(PY) experiments/exp7_inference_time.py --out results/bench
 	$(PY) bench/rllib_throughput.py --out results/bench
+	$(VENV)/bin/hash-envs benchmark --agents random ppo pg episode-pg pilot-q \
+		--tasks Memorize100 Online100 --seeds 2 --time-budget 20 --out results/benchmark
 
 bench-sac: $(STAMP)
 	$(PY) -m pip install -c constraints.txt -e ".[sac-bench]"
