@@ -1,68 +1,107 @@
-"""Learned perfect hashing at scale (issue 4): N Moby words into N bins, zero collisions.
+"""Learned perfect hashing at scale (issues 4 and 16): N Moby words into N bins, zero
+collisions, beside the minimal perfect hashing libraries a user would pick instead.
 
 For each ``--words`` size N the pool is ``hash_envs.corpus.subset(moby, N, seed=0)`` --
-the words of a ``StatelessHash-v0`` env with ``pool_size=n_words=n_bins=N`` and of the
+the words of a ``StatelessHash-v0`` env with ``pool_size=n_words=N`` and of the
 leaderboard's ``memorize-N`` track (the whole list for N = 466,551). :class:`agents.PilotQ`
-learns one pilot per bucket from the env's first-come rewards (see
-``agents/pilot_q.py``; it is PTHash's search read as greedy optimistic Q-learning) until
-its greedy policy is collision-free or ``--budget`` seconds of training pass.
+learns one pilot per bucket from the env's first-come rewards (see ``agents/pilot_q.py``:
+PTHash's search read as greedy optimistic Q-learning) until its greedy policy is
+collision-free or ``--budget`` seconds of training pass.
 
-Reported per size: the wall time from building the agent (hashing the words included)
-to the finished function, the training time and episodes alone, the collisions of the
-exported :class:`agents.pilot_q.PilotHash` recomputed from scratch on the N words, its
-size in bits per key (as stored: small pilots in a few bits each, the rare large ones as
-exceptions, see :func:`agents.pilot_q.encode_pilots`; every pilot at the largest one's
-width; and the pilots' empirical entropy, what an entropy coder could approach without
-random access) beside the minimal-perfect-hashing references, and the leaderboard's
-``memorize-N`` and ``speed`` tracks run on the saved artifact with the N words as the
-corpus (so the speed is ns per word *on the set*, against Python's ``hash()`` timed in the
-same run, interleaved, median of ``--repeats``). Peak RSS is the process's maximum so
-far (sizes run in increasing order).
+With ``--peers``, ``phobic`` (minimal, bucket size 4) and ``bbhash`` (gamma 1, over
+seeded XXH3-64 word hashes) from :mod:`baselines.mphf` are built on the same words in
+the same process, one thread each; a missing library is skipped with a message.
 
-    python bench/perfect_hash.py --words 10000 100000 466551 --out results/bench
+Reported per size and contender, medians of runs interleaved between contenders:
+
+* build: wall time from the word list to the finished function (hashing the words
+  included; ``--build-repeats`` runs);
+* bits/key: the saved artifact's size in bytes, x 8 / N (every stored byte);
+* query: ns per word of ``hash_many`` on the N words, each run on freshly built string
+  objects (``--repeats`` runs);
+* collisions: recomputed from the saved artifact, loaded back, on the N words;
+* the ratios PilotQ / peer of the three.
+
+The leaderboard's ``memorize-N`` and ``speed`` tracks are run on every saved artifact
+(speed against Python's ``hash()``, timed interleaved in the same run).
+
+    python bench/perfect_hash.py --words 10000 100000 466551 --peers --out results/bench
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
-from agents.pilot_q import PilotQ
+from agents.pilot_q import PilotHash, PilotQ
 from hash_envs import corpus, metrics
+from hash_envs.hashing import HashFunction, load_artifact
 from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard
 
-REFERENCES = {"lower bound": 1.44, "RecSplit": 1.56, "PtrHash": 2.4}
+REFERENCES = {"lower bound": 1.44, "RecSplit": 1.56, "PHOBIC": 1.86, "PtrHash": 2.4}
+SUFFIX = {"pilot-q": ".pilots", "phobic": ".phobic", "bbhash": ".bbhash"}
+
+
+def builders(args: argparse.Namespace) -> dict[str, Callable[[list[str]], HashFunction]]:
+    """Name -> build(words); the peers only where their library is installed."""
+
+    def pilot_q(words: list[str]) -> PilotHash:
+        agent = PilotQ(words, bucket_size=args.bucket_size, alpha=args.alpha, seed=args.seed)
+        h = agent.learn(time_budget_s=args.budget)
+        pilot_q.agents.append(agent)  # the last run's learning curve
+        return h
+
+    pilot_q.agents = []  # type: ignore[attr-defined]
+    found: dict[str, Callable[[list[str]], HashFunction]] = {"pilot-q": pilot_q}
+    if args.peers:
+        from baselines import mphf
+
+        missing = mphf.missing()
+        for name in missing:
+            print(f"skipping {name}: not installed (pip install 'hash-envs[mphf]')", flush=True)
+        if "phobic" not in missing:
+            found["phobic"] = lambda words: mphf.PhobicHash.build(words, seed=args.seed)
+        if "bbhash" not in missing:
+            found["bbhash"] = lambda words: mphf.BBHash.build(words, seed=args.seed)
+    return found
 
 
 def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> dict[str, Any]:
     words = corpus.subset(moby, n, seed=0)
-    start = time.perf_counter()
-    agent = PilotQ(words, bucket_size=args.bucket_size, seed=args.seed)
-    built_s = time.perf_counter() - start
-
-    def show(stats: Any) -> None:
-        print(
-            f"  [{n}] episode {stats.episode:>9,}  {stats.elapsed_s:7.1f} s  "
-            f"collisions {stats.collisions:>7,}  moving buckets {stats.moving_buckets:,}",
-            flush=True,
-        )
-
-    h = agent.learn(time_budget_s=args.budget, callback=show, log_interval_s=args.log_every)
-    wall_s = time.perf_counter() - start
-    summary = metrics.summarize(h.hash_many(words), n)  # from scratch, not the agent's state
-    path = h.save(tmp / f"pilot_q_{n}.pilots")
+    build = builders(args)
+    built: dict[str, HashFunction] = {}
+    build_s: dict[str, list[float]] = {name: [] for name in build}
+    for _ in range(args.build_repeats):  # interleaved: each contender once per round
+        for name, make in build.items():
+            start = time.perf_counter()
+            built[name] = make(words)
+            build_s[name].append(time.perf_counter() - start)
+    paths = {name: h.save(tmp / f"{name}_{n}{SUFFIX[name]}") for name, h in built.items()}
+    loaded = {name: load_artifact(path) for name, path in paths.items()}
+    query_s: dict[str, list[float]] = {name: [] for name in loaded}
+    for h in loaded.values():
+        h.hash_many(words[:1000])  # warm-up
+    for _ in range(args.repeats):
+        for name, h in loaded.items():
+            fresh = pickle.loads(pickle.dumps(words, protocol=pickle.HIGHEST_PROTOCOL))
+            start = time.perf_counter()
+            h.hash_many(fresh)
+            query_s[name].append(time.perf_counter() - start)
     board = run_leaderboard(
         words,
-        [str(path)],
+        [str(p) for p in paths.values()],
         LeaderboardConfig(
             tracks=(f"memorize-{n}", "speed"),
             speed_words=n,
@@ -73,51 +112,86 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
         corpus_name=f"moby subset of {n}",
         progress=False,
     )
-    tracks = board["results"][0]["tracks"]
-    bits = h.bits_per_key(n)
+    tracks = {r["name"]: r["tracks"] for r in board["results"]}
+    contenders = {}
+    for name, h in loaded.items():
+        contenders[name] = {
+            "build_s": statistics.median(build_s[name]),
+            "build_runs_s": build_s[name],
+            "size_bytes": paths[name].stat().st_size,
+            "bits_per_key": 8 * paths[name].stat().st_size / n,
+            "query_ns_per_key": statistics.median(query_s[name]) / n * 1e9,
+            "collisions": metrics.summarize(h.hash_many(words), n)["collisions"],
+            "leaderboard": tracks[str(paths[name])],
+        }
+    ours = contenders["pilot-q"]
+    for name, peer in contenders.items():
+        if name != "pilot-q":
+            peer["ours_over_peer"] = {
+                key: ours[key] / peer[key]
+                for key in ("build_s", "bits_per_key", "query_ns_per_key")
+            }
+    agent = build["pilot-q"].agents[-1]  # type: ignore[attr-defined]
+    h = built["pilot-q"]
+    assert isinstance(h, PilotHash)
     return {
         "words": n,
         "bucket_size": args.bucket_size,
+        "alpha": args.alpha,
         "seed": args.seed,
-        "perfect": summary["collisions"] == 0,
-        "collisions": summary["collisions"],
-        "episodes": agent.episodes,
-        "build_s": built_s,
-        "train_s": agent.elapsed_s,
-        "wall_s": wall_s,
-        "budget_s": args.budget,
-        "n_buckets": h.n_buckets,
-        "max_pilot": int(h.pilots.max()),
-        "pilot_bits": h.pilot_bits,
-        "size_bytes": h.size_bytes,
-        "bits_per_key": bits["stored"],
-        "fixed_width_bits_per_key": bits["fixed_width"],
-        "entropy_bits_per_key": bits["entropy"],
-        "leaderboard": tracks,
+        "contenders": contenders,
+        "pilot_q": {
+            "steps": agent.episodes,
+            "env_episodes": agent.env_episodes,
+            "train_s": agent.elapsed_s,
+            "n_buckets": h.n_buckets,
+            "n_slots": h.n_slots,
+            "max_pilot": int(h.pilots.max()),
+            "bits_per_key": h.bits_per_key(n),
+            "history": [vars(s) for s in agent.history],
+        },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load_avg": os.getloadavg(),
-        "history": [vars(s) for s in agent.history],
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| words = bins | collisions | wall time | episodes | bits/key stored | "
-        "bits/key fixed width | bits/key entropy | ns/word | × `hash()` | peak RSS |",
+        "| words = bins | contender | collisions | build | bits/key | query ns/key | "
+        "× `hash()` | PilotQ ÷ it: build | bits/key | query |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        speed = r["leaderboard"]["speed"]
-        lines.append(
-            f"| {r['words']:,} | {r['collisions']:,} | {r['wall_s']:.1f} s | "
-            f"{r['episodes']:,} | {r['bits_per_key']:.2f} | {r['fixed_width_bits_per_key']:.2f} | "
-            f"{r['entropy_bits_per_key']:.2f} | "
-            f"{speed['ns_per_word']:.0f} | {speed['ratio_to_builtin']:.1f} | "
-            f"{r['peak_rss_mb']:.0f} MB |"
-        )
+        for name, c in r["contenders"].items():
+            ratio = c.get("ours_over_peer")
+            ratios = (
+                f"{ratio['build_s']:.1f}× | {ratio['bits_per_key']:.2f}× | "
+                f"{ratio['query_ns_per_key']:.2f}×"
+                if ratio
+                else " | | "
+            )
+            speed = c["leaderboard"]["speed"]
+            lines.append(
+                f"| {r['words']:,} | {name} | {c['collisions']:,} | {c['build_s']:.2f} s | "
+                f"{c['bits_per_key']:.2f} | {c['query_ns_per_key']:.0f} | "
+                f"{speed['ratio_to_builtin']:.1f} | {ratios} |"
+            )
     refs = ", ".join(f"{name} {bits}" for name, bits in REFERENCES.items())
     lines.append("")
     lines.append(f"Minimal perfect hashing references (bits/key): {refs}.")
+    lines.append("")
+    lines.append(
+        "| words | PilotQ steps | episodes (greedy + exploratory) | pilots bits/key | "
+        "remap bits/key | pilots' entropy | peak RSS |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in rows:
+        p = r["pilot_q"]
+        lines.append(
+            f"| {r['words']:,} | {p['steps']:,} | {p['env_episodes']:,} | "
+            f"{p['bits_per_key']['pilots']:.2f} | {p['bits_per_key']['remap']:.2f} | "
+            f"{p['bits_per_key']['entropy']:.2f} | {r['peak_rss_mb']:.0f} MB |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -130,8 +204,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for r in rows:
-        t = [h["elapsed_s"] for h in r["history"]]
-        c = [max(h["collisions"], 0.5) for h in r["history"]]  # 0 drawn at 0.5 on a log axis
+        history = r["pilot_q"]["history"]
+        t = [h["elapsed_s"] for h in history]
+        c = [max(h["collisions"], 0.5) for h in history]  # 0 drawn at 0.5 on a log axis
         ax.step(t, c, where="post", label=f"{r['words']:,} words")
     ax.set(xlabel="training time (s)", ylabel="collisions (0 drawn at 0.5)", yscale="log")
     ax.set_title("PilotQ: greedy policy's collisions while learning")
@@ -144,11 +219,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--words", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--bucket-size", type=float, default=3.0, help="mean words per bucket")
+    parser.add_argument("--bucket-size", type=float, default=3.5, help="mean words per bucket")
+    parser.add_argument("--alpha", type=float, default=0.99, help="load of the learning table")
     parser.add_argument("--seed", type=int, default=0, help="seed of the word hashes")
     parser.add_argument("--budget", type=float, default=3600.0, help="training seconds per size")
-    parser.add_argument("--repeats", type=int, default=11, help="speed runs (median)")
-    parser.add_argument("--log-every", type=float, default=2.0, help="seconds between logs")
+    parser.add_argument("--peers", action="store_true", help="also build phobic and bbhash")
+    parser.add_argument("--build-repeats", type=int, default=3, help="builds (median)")
+    parser.add_argument("--repeats", type=int, default=11, help="query runs (median)")
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
 
