@@ -518,7 +518,7 @@ class PilotQ:
         new episode) when its wave starts. Until then it cannot affect a started wave's
         rewards: every word it could displace comes before it."""
         while self._moving.size == 0 and self._frontier < self.n_buckets:
-            free = self.n_slots - self._words_before[self._frontier]
+            free = max(1, self.n_slots - self._words_before[self._frontier])
             first = max(1, int(self.bucket_sizes[self._by_rank[self._frontier]]))
             end = self._frontier + max(
                 1, int(min(self.wave_fraction * free / first, self.n_buckets))

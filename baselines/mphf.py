@@ -22,6 +22,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ class BBHash(HashFunction):
 
     @staticmethod
     def key_hashes(words: Iterable[str], seed: int) -> np.ndarray:
-        raw = b"".join(xxhash.xxh3_64_digest(w.encode("utf-8"), seed) for w in words)
+        raw = b"".join(map(xxhash.xxh3_64_digest, map(str.encode, words), repeat(seed)))
         return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
 
     @classmethod
