@@ -4,6 +4,20 @@
 quantiles) from a Stable-Baselines3 policy and evaluates them in float64, so that the
 argmax does not flip between batch sizes, processes or runtimes (torch vs onnxruntime)
 on near-ties; the weights themselves stay float32 (that is what is stored and counted).
+That float64 network is the *reference*.
+
+:class:`FastScorer` is the fast path :meth:`PolicyHash.hash_many` takes: the same layers
+in float32, the bytes input layer as a gather of only the real bytes, and a certified
+tie rule -- a rigorous bound ``E`` on the float32 rounding error of the scores (from the
+weights' absolute row sums, see :meth:`FastScorer.error_bound`); a word whose top two
+scores are closer than ``4 E`` is rescored by the reference. Every other word's float32
+argmax provably equals the reference's, so the fast bins are the reference bins in any
+batch size, order, process or runtime.
+
+A policy over ``MultiDiscrete([rows, cols])`` (the envs' ``factorize_bins=True``) is a
+*factorised* hash: its head scores ``rows + cols`` actions, and the bin is
+``(argmax_row * cols + argmax_col) % n_bins`` -- two small argmaxes instead of one over
+``n_bins``.
 """
 
 from __future__ import annotations
@@ -66,10 +80,18 @@ def score_words(
 
 
 class HashNetwork(nn.Module):
-    """Encoded words -> bins: an MLP's argmax, computed in float64."""
+    """Encoded words -> bins: an MLP's argmax, computed in float64.
+
+    ``grid=(rows, cols)`` for a factorised head (scores ``rows + cols`` actions).
+    """
 
     def __init__(
-        self, layers: Sequence[nn.Module], encoder: WordEncoder, n_bins: int, n_quantiles: int = 1
+        self,
+        layers: Sequence[nn.Module],
+        encoder: WordEncoder,
+        n_bins: int,
+        n_quantiles: int = 1,
+        grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(copy.deepcopy(list(layers))).float()
@@ -77,40 +99,176 @@ class HashNetwork(nn.Module):
         self.max_len = encoder.max_len
         self.n_bins = n_bins
         self.n_quantiles = n_quantiles
+        self.grid = grid
+        self.n_actions = n_bins if grid is None else grid[0] + grid[1]
 
     def scores(self, obs: th.Tensor) -> th.Tensor:
-        """Action scores (logits, Q-values or mean quantiles), shape ``(batch, n_bins)``."""
+        """Action scores (logits, Q-values or mean quantiles), shape ``(batch, n_actions)``."""
         x = score_words(self.layers, obs, self.encoding, th.float64)
         if self.n_quantiles > 1:
-            x = x.view(-1, self.n_quantiles, self.n_bins).mean(dim=1)
+            x = x.view(-1, self.n_quantiles, self.n_actions).mean(dim=1)
         return x
 
+    def bins(self, scores: th.Tensor) -> th.Tensor:
+        """Bins from action scores: one argmax, or the factorised ``(row, col)`` pair."""
+        if self.grid is None:
+            return scores.argmax(dim=1)
+        rows, cols = self.grid
+        row = scores[:, :rows].argmax(dim=1)
+        col = scores[:, rows:].argmax(dim=1)
+        return (row * cols + col) % self.n_bins
+
     def forward(self, obs: th.Tensor) -> th.Tensor:
-        return self.scores(obs).argmax(dim=1)
+        return self.bins(self.scores(obs))
 
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     @classmethod
-    def from_policy(cls, policy: BasePolicy) -> HashNetwork:
-        """The scoring layers of an SB3 policy over a word observation."""
+    def from_policy(cls, policy: BasePolicy, n_bins: int | None = None) -> HashNetwork:
+        """The scoring layers of an SB3 policy over a word observation.
+
+        ``n_bins`` is needed for a factorised (``MultiDiscrete([rows, cols])``) policy,
+        whose grid may hold a few more cells than bins.
+        """
         if isinstance(policy.observation_space, spaces.Dict):
             raise ValueError(
                 "PolicyHash needs a stateless policy (observation = the word only); this one "
                 "also observes the table, so its answer would depend on what was hashed before"
             )
-        if not isinstance(policy.action_space, spaces.Discrete):
-            raise ValueError(f"PolicyHash needs Discrete actions (bins), got {policy.action_space}")
+        space = policy.action_space
+        grid = None
+        if isinstance(space, spaces.MultiDiscrete) and space.nvec.shape == (2,):
+            if not isinstance(policy, ActorCriticPolicy):
+                raise ValueError("factorised bins need an actor-critic policy (PG, A2C, PPO)")
+            grid = (int(space.nvec[0]), int(space.nvec[1]))
+            if n_bins is None or not 0 < int(n_bins) <= grid[0] * grid[1]:
+                raise ValueError(
+                    f"a factorised policy over {grid[0]}x{grid[1]} cells needs n_bins in "
+                    f"1 .. {grid[0] * grid[1]} (the env's n_bins), got {n_bins}"
+                )
+            n_bins = int(n_bins)
+        elif isinstance(space, spaces.Discrete):
+            n_bins = int(space.n)
+        else:
+            raise ValueError(
+                f"PolicyHash needs Discrete or MultiDiscrete([rows, cols]) actions, got {space}"
+            )
         encoder = WordEncoder.from_space(policy.observation_space)
-        n_bins = int(policy.action_space.n)
         layers, quantiles, extractor = _scoring_layers(policy)
         if not isinstance(extractor, FlattenExtractor):
             raise ValueError(
                 f"PolicyHash supports the default flatten features extractor, got "
                 f"{type(extractor).__name__}"
             )
-        return cls(layers, encoder, n_bins, quantiles)
+        return cls(layers, encoder, n_bins, quantiles, grid)
+
+
+_U32 = 2.0**-24  # unit roundoff of float32
+#: Activations the fast path evaluates: (function, |output| <= 1 for every input).
+_ACTIVATIONS = {"Tanh": (th.tanh, True), "Sin": (th.sin, True), "ReLU": (F.relu, False)}
+
+
+def _gamma(k: int) -> float:
+    """Higham's bound ``k u / (1 - k u)`` on the relative error of a float32 sum of k terms."""
+    return k * _U32 / (1.0 - k * _U32)
+
+
+class FastScorer:
+    """A :class:`HashNetwork`'s bins in float32, certified equal to its float64 bins.
+
+    Supports MLPs of linear layers and tanh / sin / ReLU activations with a single
+    quantile (else :meth:`for_network` returns ``None`` and the reference is used).
+    """
+
+    def __init__(self, network: HashNetwork) -> None:
+        self.network = network
+        layers = list(network.layers)
+        self.linears: list[tuple[th.Tensor, th.Tensor]] = []
+        self.activations: list[tuple[Any, bool] | None] = []
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                bias = th.zeros(layer.out_features) if layer.bias is None else layer.bias
+                self.linears.append((layer.weight.detach().float(), bias.detach().float()))
+                self.activations.append(None)
+            else:
+                self.activations[-1] = _ACTIVATIONS[type(layer).__name__]
+        weight, bias = self.linears[0]
+        w64, b64 = weight.double(), bias.double()
+        length = network.max_len
+        if network.encoding == "bytes":
+            # table[256 p + b] = column of byte b at position p; tail[n] = bias + the
+            # padding (byte 0) columns of positions n .. L-1, so only real bytes are gathered
+            self.table = w64.t().float().contiguous()
+            pad = w64.t()[256 * th.arange(length)]  # (L, out)
+            tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(b64[None])])
+            self.tail = (tail + b64).float()
+            per_position = w64.abs().t().reshape(length, 256, -1).amax(dim=1).sum(dim=0)
+            first_sum = (per_position + b64.abs()).max().item()
+            self.first_error = (_gamma(length + 1) + _U32) * first_sum
+        else:
+            first_sum = (w64.abs().sum(dim=1) + b64.abs()).max().item()  # inputs in [0, 1]
+            self.first_error = _gamma(length + 1) * first_sum
+        self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
+        self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
+        self._positions = 256 * np.arange(length, dtype=np.int64)
+
+    @classmethod
+    def for_network(cls, network: HashNetwork) -> FastScorer | None:
+        """The fast path of ``network``, or ``None`` if it has layers the path lacks."""
+        kinds = {type(layer).__name__ for layer in network.layers} - {"Linear"}
+        if network.n_quantiles != 1 or not kinds <= set(_ACTIVATIONS):
+            return None
+        if not isinstance(network.layers[0], nn.Linear):
+            return None
+        return cls(network)
+
+    def _first_layer(self, obs: np.ndarray) -> th.Tensor:
+        if self.network.encoding != "bytes":
+            weight, bias = self.linears[0]
+            return F.linear(th.from_numpy(obs), weight, bias)
+        nonzero = obs != 0
+        length = obs.shape[1]
+        real = np.where(nonzero.any(axis=1), length - np.argmax(nonzero[:, ::-1], axis=1), 0)
+        flat = (obs + self._positions)[np.arange(length) < real[:, None]]
+        offsets = np.zeros(len(obs), dtype=np.int64)
+        np.cumsum(real[:-1], out=offsets[1:])
+        x = F.embedding_bag(th.from_numpy(flat), self.table, th.from_numpy(offsets), mode="sum")
+        return x + self.tail[th.from_numpy(real)]
+
+    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
+        """float32 action scores of encoded words, and the bound ``E`` on their error."""
+        x = self._first_layer(obs)
+        error, bound = self.first_error, 0.0
+        for i, (act, (weight, bias)) in enumerate(zip(self.activations, self.linears, strict=True)):
+            if i > 0:
+                x = F.linear(x, weight, bias)
+                terms = self.row_sums[i] * bound + self.bias_max[i]
+                error = self.row_sums[i] * error + _gamma(weight.shape[1] + 1) * terms
+            if act is not None:
+                fn, bounded = act
+                x = fn(x)
+                bound = 1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0
+                error += 8 * _U32 * bound  # the activation's own rounding (a few ulp)
+        return x, error
+
+    def bins(self, obs: np.ndarray) -> np.ndarray:
+        """Bins of encoded words (the output of the network's encoder)."""
+        with th.no_grad():
+            scores, error = self.scores(obs)
+            grid = self.network.grid
+            heads = [scores] if grid is None else [scores[:, : grid[0]], scores[:, grid[0] :]]
+            sure = th.ones(len(obs), dtype=th.bool)
+            for head in heads:
+                if head.shape[1] > 1:
+                    top = head.topk(2, dim=1).values
+                    sure &= top[:, 0] - top[:, 1] > 4 * error
+            bins = self.network.bins(scores).numpy()
+            unsure = np.flatnonzero(~sure.numpy())
+            if unsure.size:  # near-ties: the reference decides
+                bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
+        return bins
 
 
 def _scoring_layers(policy: BasePolicy) -> tuple[list[nn.Module], int, nn.Module]:
@@ -135,34 +293,59 @@ class PolicyHash(HashFunction):
     The answer depends on the word alone: the same word gets the same bin in any order,
     in any batch, in any process. Accepts an SB3 algorithm (``PG``, ``A2C``,
     ``SACDiscrete``, ``PPO``, ``DQN``, ``QRDQN``) or its policy. A table-aware policy is
-    refused.
+    refused. A factorised policy (``MultiDiscrete([rows, cols])``) needs ``n_bins``
+    (taken from the algorithm's env when there is one).
+
+    :meth:`hash_many` takes the certified float32 :class:`FastScorer` (``fast=True``,
+    where the layers allow it); :meth:`reference_bins` is the float64 network that is
+    exported, and the two agree on every word.
     """
 
     def __init__(
-        self, model: BaseAlgorithm | BasePolicy, *, name: str = "policy", chunk_size: int = 65536
+        self,
+        model: BaseAlgorithm | BasePolicy,
+        *,
+        name: str = "policy",
+        n_bins: int | None = None,
+        fast: bool = True,
+        chunk_size: int = 65536,
     ) -> None:
         policy = model.policy if isinstance(model, BaseAlgorithm) else model
-        self.network = HashNetwork.from_policy(policy).eval()
+        if n_bins is None and isinstance(model, BaseAlgorithm) and model.get_env() is not None:
+            env = model.get_env()
+            if env.has_attr("n_bins"):
+                n_bins = int(env.get_attr("n_bins")[0])
+        self.network = HashNetwork.from_policy(policy, n_bins).eval()
         super().__init__(self.network.n_bins)
         self.name = name
         self.encoder = WordEncoder(self.network.encoding, self.network.max_len)  # type: ignore[arg-type]
-        # A bytes policy gathers (chunk, max_len, width) values in its first layer.
-        self.chunk_size = chunk_size if self.encoder.kind == "codepoints" else chunk_size // 16
+        self.fast = FastScorer.for_network(self.network) if fast else None
+        self.chunk_size = chunk_size
 
     @property
     def size_bytes(self) -> int:
         """Stored parameter bytes (float32 weights and biases)."""
         return 4 * self.network.n_parameters
 
-    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+    def _map(self, words: Sequence[str] | Iterable[str], fn: Any, chunk_size: int) -> np.ndarray:
         words = list(words)
         bins = np.empty(len(words), dtype=np.int64)
         with th.no_grad():
-            for start in range(0, len(words), self.chunk_size):
-                chunk = words[start : start + self.chunk_size]
-                obs = th.from_numpy(self.encoder.encode(chunk, overflow="fold"))
-                bins[start : start + len(chunk)] = self.network(obs).numpy()
+            for start in range(0, len(words), chunk_size):
+                chunk = words[start : start + chunk_size]
+                bins[start : start + len(chunk)] = fn(self.encoder.encode(chunk, overflow="fold"))
         return bins
+
+    def reference_bins(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        """Bins by the float64 network (what the ONNX artifact computes)."""
+        # A bytes policy gathers (chunk, max_len, width) values in its first layer.
+        size = self.chunk_size if self.encoder.kind == "codepoints" else self.chunk_size // 16
+        return self._map(words, lambda obs: self.network(th.from_numpy(obs)).numpy(), size)
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        if self.fast is None:
+            return self.reference_bins(words)
+        return self._map(words, self.fast.bins, self.chunk_size)
 
     def export_onnx(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write the self-contained artifact; :func:`agents.load_hash` reads it back.
