@@ -36,7 +36,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     hasher = _hasher(args)
     index = ModelHashIndex(args.db)
     try:
-        index.method_key()  # a foreign or mixed file fails before any hashing
+        index.check_method(hasher.key, "add")  # fail before any hashing
         entries = []
         for model in args.models:  # hash everything first: a bad input adds nothing
             code, info = hasher(model)
@@ -55,7 +55,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     hasher = _hasher(args)
     index = ModelHashIndex(args.db)
     try:
-        index.method_key()
+        index.check_method(hasher.key, "compare")
         code, _ = hasher(args.model)
         matches = index.query(code, args.top, hasher.key)
         print(f"query {args.model}: {code_to_hex(code)} ({hasher.key})")

@@ -142,7 +142,8 @@ class ModelHashIndex:
             raise ValueError(f"{self.path} mixes codes of {len(rows)} methods: {rows}")
         return MethodKey(*rows[0]) if rows else None
 
-    def _check(self, key: MethodKey, what: str) -> None:
+    def check_method(self, key: MethodKey, what: str = "compare") -> None:
+        """ValueError unless the index is empty or holds codes of ``key``'s method."""
         stored = self.method_key()
         if stored is not None and stored != key:
             raise ValueError(
@@ -171,7 +172,7 @@ class ModelHashIndex:
             )
             if entry_key.n_bits != len(code):
                 raise ValueError(f"{name}: code of {len(code)} bits, method says {entry_key}")
-            self._check(entry_key, "add")
+            self.check_method(entry_key, "add")
             if rows and rows[-1][-2:] != (entry_key.method, entry_key.version):
                 raise ValueError("entries of one add must come from one method")
             rows.append(
@@ -203,7 +204,7 @@ class ModelHashIndex:
         if key is not None:
             if key.n_bits != len(code):
                 raise ValueError(f"code of {len(code)} bits, method says {key}")
-            self._check(key, "compare")
+            self.check_method(key, "compare")
         rows = self.conn.execute(
             "SELECT name, code, meta FROM models WHERE n_bits = ?", (len(code),)
         ).fetchall()

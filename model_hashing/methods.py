@@ -1,7 +1,7 @@
 """Hash methods of the model-hash index: what turns a layer graph into a code.
 
-Every method hashes the canonical graph (:func:`~model_hashing.graph.canonicalize`, then
-the merge rules), so that exporter and deployment details do not move a code. A code is
+The SimHash methods hash the canonical graph (:func:`~model_hashing.graph.canonicalize`,
+then the merge rules), so that exporter and deployment details do not move a code. A code is
 only comparable with codes of the same method, version and length: :attr:`HashMethod.key`
 is what the index stores beside each code and checks before comparing.
 
@@ -110,8 +110,9 @@ class WLSimHash(OpHistSimHash):
 
 
 class HNNHash(HashMethod):
-    """A trained HNN-Net; graphs are canonicalised only if it was trained on canonical
-    graphs (``"canonical"`` in the checkpoint), merged if it was trained merged."""
+    """A trained HNN-Net. It hashes the graphs it was trained on: plain (not canonical)
+    graphs, merged if it was trained merged, since :class:`ModelZooDataset` and
+    ``reproduce`` train on plain graphs."""
 
     name = "hnn"
 
@@ -130,8 +131,6 @@ class HNNHash(HashMethod):
         return self._version
 
     def prepare(self, g: nx.DiGraph) -> nx.DiGraph:
-        if self.meta.get("canonical", False):
-            g = canonicalize(g)
         return merge_layers(g) if self.meta["merged"] else g
 
     def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
