@@ -6,7 +6,12 @@ merged-data Q = 32 HNN-Net also becomes the index's default checkpoint.
 families; ``model_hashing.zoo_eval``), written to ``zoo_held_out.json`` / ``.md``:
 ``python experiments/model_hashing_eval.py --zoo all --out results/model_hashing_zoo``
 (defaults: 5 copies per model, 40 epochs, Q = 16/32/64 on split 0 and Q = 32 on splits
-1 and 2)."""
+1 and 2).
+
+``--non-learned``: only the SimHash methods, on merged and on canonical graphs (what the
+index hashes), in minutes: no GED matrix, no training
+(``model_hashing.zoo_eval.non_learned_eval``), written to ``non_learned.json`` / ``.md``:
+``python experiments/model_hashing_eval.py --zoo all --non-learned``."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from pathlib import Path
 
 from model_hashing.evaluate import run_evaluation
 from model_hashing.index import default_checkpoint
-from model_hashing.zoo_eval import ZOO_DEFAULTS, zoo_held_out_eval
+from model_hashing.zoo_eval import ZOO_DEFAULTS, non_learned_eval, zoo_held_out_eval
 
 
 def main() -> None:
@@ -32,7 +37,23 @@ def main() -> None:
     zoo.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2])
     zoo.add_argument("--later-splits-q", type=int, nargs="+", default=[32])
     zoo.add_argument("--held-out", nargs="+", metavar="FAMILY", help="instead of random splits")
+    parser.add_argument("--non-learned", action="store_true", help="SimHash methods only")
     args = parser.parse_args()
+    if args.non_learned:
+        out = args.out or f"results/model_hashing_{args.zoo}_non_learned"
+        n_aug = args.n_aug if args.zoo == "all" else 10
+        result = non_learned_eval(
+            out,
+            zoo=args.zoo,
+            n_aug=n_aug,
+            q_values=tuple(args.q),
+            split_seeds=tuple(args.split_seeds),
+            k=args.k,
+            seed=args.seed,
+        )
+        print(Path(out, "non_learned.md").read_text())
+        print(f"total {result['total_seconds']} s; wrote {out}/non_learned.json and .md")
+        return
     if args.zoo == "all":
         out = args.out or "results/model_hashing_zoo"
         result = zoo_held_out_eval(

@@ -250,3 +250,127 @@ def zoo_markdown(result: dict) -> str:
         f"{result['build_or_load_seconds']:.0f} s)."
     )
     return "\n".join(lines) + "\n"
+
+
+def non_learned_eval(
+    out: str | Path,
+    zoo: str = "all",
+    n_aug: int = ZOO_DEFAULTS["n_aug"],
+    q_values: Sequence[int] = (16, 32, 64),
+    split_seeds: Sequence[int] = (0, 1, 2),
+    held_out_fraction: float = ZOO_DEFAULTS["held_out_fraction"],
+    k: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """The non-learned methods with and without graph canonicalisation, in minutes (no
+    GED matrix, no training): the check that the index's default keeps its measured lead.
+
+    Per zoo model: the merged graph (``plain``) or the merged canonical graph
+    (``canonical``, what the index hashes) and ``n_aug`` copies with 10% of the nodes
+    deleted. Queries: the graphs of the held-out families of each split seed (as in
+    :func:`zoo_held_out_eval`), leave-one-out against every other graph; relevant = same
+    source model, k defaults to ``n_aug``. Reported: F1@k, mAP, and ROC-AUC and TPR at
+    1% FPR over all (query, other graph) pairs scored by minus the Hamming distance.
+    Writes ``non_learned.json`` and ``non_learned.md`` under ``out``.
+    """
+    from model_hashing.ged import delete_nodes
+    from model_hashing.graph import canonicalize, merge_layers, onnx_to_graph
+    from model_hashing.methods import OpHistSimHash, WLSimHash
+    from model_hashing.retrieval import hamming_distances, roc_auc, tpr_at_fpr
+    from model_hashing.zoo import export_zoo_model
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    k = n_aug if k is None else k
+    families = zoo_models(zoo)
+    rng = np.random.default_rng(seed)
+    graphs: dict[str, list] = {"plain": [], "canonical": []}
+    model_of: list[int] = []
+    for index, name in enumerate(families):
+        raw = onnx_to_graph(export_zoo_model(name))
+        for form, g in (
+            ("plain", merge_layers(raw)),
+            ("canonical", merge_layers(canonicalize(raw))),
+        ):
+            graphs[form] += [g] + [delete_nodes(g, 0.1, rng) for _ in range(n_aug)]
+        model_of += [index] * (n_aug + 1)
+    labels = np.array(model_of)
+    item_families = [families[name] for name in families for _ in range(n_aug + 1)]
+    build_seconds = time.perf_counter() - started
+    splits = {s: choose_held_out(families, held_out_fraction, s) for s in split_seeds}
+    rows = []
+    methods = {"OpHist-SimHash": OpHistSimHash, "WL-SimHash": WLSimHash}
+    for form, items in graphs.items():
+        for label, factory in methods.items():
+            for q in q_values:
+                method = factory(q)
+                codes = np.stack([method.hash_graph(g) for g in items])
+                distances = hamming_distances(codes, codes)
+                for split_seed, held in splits.items():
+                    _, queries = held_out_split(item_families, held)
+                    metrics = leave_one_out_metrics(codes, labels, queries, k, seed)
+                    others = np.ones_like(distances[queries], dtype=bool)
+                    others[np.arange(len(queries)), queries] = False  # not the query itself
+                    scores = -distances[queries][others]
+                    positive = (labels[None, :] == labels[queries, None])[others]
+                    rows.append(
+                        {
+                            "graphs": form,
+                            "method": label,
+                            "q": q,
+                            "split_seed": split_seed,
+                            "f1": metrics["f1"],
+                            "map": metrics["map"],
+                            "roc_auc": roc_auc(scores, positive),
+                            "tpr_at_1pct_fpr": tpr_at_fpr(scores, positive, 0.01),
+                        }
+                    )
+    result = {
+        "protocol": {
+            "zoo": zoo,
+            "models": len(families),
+            "n_aug": n_aug,
+            "k": k,
+            "seed": seed,
+            "splits": {str(s): list(h) for s, h in splits.items()},
+        },
+        "rows": rows,
+        "build_seconds": round(build_seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / "non_learned.json").write_text(json.dumps(result, indent=2))
+    (out / "non_learned.md").write_text(non_learned_markdown(result))
+    return result
+
+
+def non_learned_markdown(result: dict) -> str:
+    """Mean over the splits per graph form, method and Q."""
+    p = result["protocol"]
+    k = p["k"]
+    lines = [
+        f"| graphs | method | Q | F1@{k} | mAP | ROC-AUC | TPR@1%FPR |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple, list[dict]] = {}
+    for r in result["rows"]:
+        groups.setdefault((r["graphs"], r["method"], r["q"]), []).append(r)
+    for (form, method, q), rs in groups.items():
+        mean = {
+            key: float(np.mean([r[key] for r in rs]))
+            for key in ("f1", "map", "roc_auc", "tpr_at_1pct_fpr")
+        }
+        lines.append(
+            f"| {form} | {method} | {q} | {mean['f1']:.3f} | {mean['map']:.3f} | "
+            f"{mean['roc_auc']:.3f} | {mean['tpr_at_1pct_fpr']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Zoo {p['zoo']}: {p['models']} models, {p['n_aug']} copies each (10% of nodes "
+        f"deleted), merged; held-out-family queries of split seeds "
+        f"{', '.join(p['splits'])} (mean over the splits), leave-one-out, relevant = same "
+        f"source model, k = {k}. Wall time {result['total_seconds']:.0f} s (exports "
+        f"{result['build_seconds']:.0f} s).",
+    ]
+    return "\n".join(lines) + "\n"
