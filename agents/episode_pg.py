@@ -10,6 +10,12 @@ in the other episodes of the batch (or the batch mean for words seen once).
 
 The policy is a Stable-Baselines3 ``ActorCriticPolicy`` (its value head unused), so
 :class:`agents.PolicyHash` turns it into a hash function as for any SB3 agent.
+
+With the env's ``factorize_bins=True`` the head scores ``rows + cols`` actions (a row
+and a column, independent given the word); training uses the bin distribution this
+induces (cell probabilities ``p(row) p(col)``, the cells past ``n_bins`` added to the
+bins they wrap onto), so rewards, baselines and regularisers are those of the flat head,
+and the exported hash is the factorised argmax :class:`agents.PolicyHash` computes.
 """
 
 from __future__ import annotations
@@ -146,6 +152,12 @@ class EpisodePG:
             net_arch={"pi": list(net_arch), "vf": []},
             activation_fn=activation_fn,
         )
+        space = self.env.action_space
+        self._grid = (
+            (int(space.nvec[0]), int(space.nvec[1]))
+            if isinstance(space, gym.spaces.MultiDiscrete)
+            else None
+        )
         self._bytes = self.base.pool.encoder.kind == "bytes"
         if self._bytes:  # the one-hot columns the pool's words use (see _pool_logits)
             raw = self.base.pool.observe(np.arange(len(self.base.pool)))
@@ -182,6 +194,34 @@ class EpisodePG:
     def _layers(self) -> list[nn.Module]:
         return [*self.policy.mlp_extractor.policy_net, self.policy.action_net]
 
+    def _heads(self) -> list[slice]:
+        """The rows of the action head that each softmax covers (one, or row and column)."""
+        if self._grid is None:
+            return [slice(None)]
+        return [slice(0, self._grid[0]), slice(self._grid[0], None)]
+
+    def bin_log_probs(self, logits: th.Tensor) -> th.Tensor:
+        """``log pi(bin | word)`` from action logits, shape ``(batch, n_bins)``."""
+        if self._grid is None:
+            return F.log_softmax(logits, dim=1)
+        rows, cols = self._grid
+        row = F.log_softmax(logits[:, :rows], dim=1)
+        col = F.log_softmax(logits[:, rows:], dim=1)
+        cells = (row[:, :, None] + col[:, None, :]).reshape(len(logits), rows * cols)
+        n_bins, extra = self.base.n_bins, rows * cols - self.base.n_bins
+        if extra == 0:
+            return cells
+        wrapped = th.logaddexp(cells[:, :extra], cells[:, n_bins:])
+        return th.cat([wrapped, cells[:, extra:n_bins]], dim=1)
+
+    def argmax_bins(self, scores: th.Tensor) -> np.ndarray:
+        """The hash's bins from action scores: what :class:`agents.PolicyHash` computes."""
+        if self._grid is None:
+            return scores.argmax(dim=1).numpy()
+        rows, cols = self._grid
+        row, col = scores[:, :rows].argmax(dim=1), scores[:, rows:].argmax(dim=1)
+        return ((row * cols + col) % self.base.n_bins).numpy()
+
     def _init_peaked(self, logit_std: float, input_std: float) -> None:
         """Start from a random *hash* rather than a uniform policy.
 
@@ -208,8 +248,10 @@ class EpisodePG:
                 layer.bias.zero_()
             if self._bytes:
                 first.weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
-            # E[sin(x)^2] = 1/2 for x of standard deviation >= 2
-            head.weight.mul_(logit_std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
+            # E[sin(x)^2] = 1/2 for x of standard deviation >= 2; a factorised head's
+            # row and column logits share the spread, so each gets 1/sqrt(2) of it
+            std = logit_std if self._grid is None else logit_std / math.sqrt(2.0)
+            head.weight.mul_(std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:
@@ -265,7 +307,7 @@ class EpisodePG:
         episodes = self._draw_episodes()  # (E, n) pool indices in placement order
         unique, word = np.unique(episodes, return_inverse=True)
         word = word.reshape(-1)
-        log_probs = F.log_softmax(self._pool_logits(unique), dim=1)  # (U, n_bins)
+        log_probs = self.bin_log_probs(self._pool_logits(unique))  # (U, n_bins)
 
         rank, counts = self._occurrence_rank(word, unique.size)
         with th.no_grad():
@@ -325,7 +367,7 @@ class EpisodePG:
                 scores = score_words(self._layers(), obs, kind, th.float64)
             else:
                 scores = self._pool_logits(indices)
-        return int(collisions_per_row(scores.argmax(dim=1).numpy()[None])[0])
+        return int(collisions_per_row(self.argmax_bins(scores)[None])[0])
 
     def equalise_row_norms(self) -> None:
         """Rescale the output layer's rows (one per bin) to their mean norm.
@@ -336,9 +378,10 @@ class EpisodePG:
         but skews the hash on other words; equal rows restore a random-like spread.
         """
         with th.no_grad():
-            weight = self.policy.action_net.weight
-            norms = weight.norm(dim=1, keepdim=True)
-            weight.mul_(norms.mean() / norms)
+            for head in self._heads():  # a factorised head: rows and columns apart
+                weight = self.policy.action_net.weight[head]
+                norms = weight.norm(dim=1, keepdim=True)
+                weight.mul_(norms.mean() / norms)
 
     def _finish(self, target: int) -> int:
         """Exact pool collisions of the hash to export, once training reached ``target``.

@@ -11,6 +11,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -90,6 +91,33 @@ def test_episode_pg_memorises_a_hundred_words() -> None:
     agent.learn(400, stop_at_collisions=0)
     assert agent.pool_collisions() == 0
     assert _collisions(PolicyHash(agent.policy), agent.env) == 0
+
+
+def test_episode_pg_memorises_a_hundred_words_with_a_factorised_head() -> None:
+    kwargs = {"corpus": "web2", "n_words": 100, "n_bins": 100, "pool_size": 100,
+              "reward_mode": "shared_bin", "encoding": "bytes", "factorize_bins": True}  # fmt: skip
+    agent = EpisodePG(env_kwargs=kwargs, net_arch=(64,), seed=0)
+    assert agent.policy.action_net.out_features == 20  # a 10x10 grid: 10 + 10 actions
+    agent.learn(400, stop_at_collisions=0)
+    assert agent.pool_collisions() == 0
+    hash_fn = PolicyHash(agent.policy, n_bins=100)
+    assert hash_fn.network.grid == (10, 10)
+    assert _collisions(hash_fn, agent.env) == 0
+
+
+def test_factorised_bin_log_probs_wrap_the_extra_cells() -> None:
+    kwargs = {"corpus": "web2", "n_words": 7, "n_bins": 7, "pool_size": 7,
+              "factorize_bins": True}  # fmt: skip
+    agent = EpisodePG(env_kwargs=kwargs, net_arch=(8,), seed=0)  # a 3x3 grid for 7 bins
+    logits = th.randn(5, 6)
+    log_probs = agent.bin_log_probs(logits)
+    row, col = th.softmax(logits[:, :3], 1), th.softmax(logits[:, 3:], 1)
+    cells = (row[:, :, None] * col[:, None, :]).reshape(5, 9)
+    expected = cells[:, :7].clone()
+    expected[:, :2] += cells[:, 7:]  # cells 7 and 8 are bins 0 and 1
+    th.testing.assert_close(log_probs.exp(), expected)
+    bins = agent.argmax_bins(logits)
+    np.testing.assert_array_equal(bins, (row.argmax(1) * 3 + col.argmax(1)).numpy() % 7)
 
 
 def test_episode_pg_refuses_table_aware_env() -> None:
