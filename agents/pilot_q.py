@@ -122,9 +122,12 @@ def bucket_of(h0: np.ndarray, n_buckets: int) -> np.ndarray:
 
 
 def reduce_slots(h: np.ndarray, n_slots: int) -> np.ndarray:
-    """Lemire's multiply-shift range reduction of the high 32 bits: ``h -> [0, n_slots)``
-    without a division (``n_slots < 2^32``)."""
-    return (((h >> _UINT64(32)) * _UINT64(n_slots)) >> _UINT64(32)).astype(np.int64)
+    """``h -> [0, n_slots)``: multiply by an odd constant (so that words whose hashes agree
+    in their high bits, which XOR with a common pilot mask keeps, still part), then
+    Lemire's multiply-shift reduction of the high 32 bits, without a division
+    (``n_slots < 2^32``)."""
+    scrambled = (np.asarray(h, dtype=_UINT64) * _UINT64(0x9E3779B97F4A7C15)) >> _UINT64(32)
+    return ((scrambled * _UINT64(n_slots)) >> _UINT64(32)).astype(np.int64)
 
 
 def mix(pilots: np.ndarray) -> np.ndarray:

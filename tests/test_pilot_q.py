@@ -98,6 +98,18 @@ def test_2000_words_reach_a_perfect_hash_quickly(web2_2000: list[str]) -> None:
     assert h.bits_per_key()["stored"] < 16  # a few bits per word, not a word list
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 30])
+def test_tiny_pools_reach_a_perfect_hash(n: int) -> None:
+    """A few words in a few slots: XOR with a common pilot mask keeps which hashes agree
+    in their high bits, so the slot reduction must not read the high bits alone (with it,
+    3 words into 4 slots never parted)."""
+    for seed in range(4):
+        words = corpus.subset(corpus.load("web2"), n, seed=seed)
+        agent = PilotQ(words, seed=seed)
+        h = agent.learn(max_episodes=1000)
+        assert agent.collisions == 0 and np.unique(h.hash_many(words)).size == n
+
+
 def test_the_hash_is_stateless_and_deterministic(web2_2000: list[str]) -> None:
     h = PilotQ(web2_2000, seed=5).learn(max_episodes=50)
     shuffled = web2_2000[:]
