@@ -159,3 +159,23 @@ def test_leave_one_out_excludes_the_query_itself() -> None:
     assert alone["precision"] == alone["recall"] == alone["map"] == 0.0
     with pytest.raises(ValueError):
         leave_one_out_metrics(codes, labels, np.array([], dtype=int), k=1)
+
+
+def test_non_learned_eval_scores_plain_and_canonical_graphs(tmp_path, monkeypatch) -> None:
+    models = {
+        "squeezenet1_0": "squeezenet",
+        "squeezenet1_1": "squeezenet",
+        "alexnet": "alexnet",
+    }
+    monkeypatch.setattr(zoo_eval, "zoo_models", lambda zoo: models)
+    result = zoo_eval.non_learned_eval(
+        tmp_path, n_aug=2, q_values=(16, 32), split_seeds=(0, 1), held_out_fraction=0.25
+    )
+    rows = result["rows"]
+    assert len(rows) == 2 * 2 * 2 * 2  # graph forms x methods x Q x splits
+    assert {r["graphs"] for r in rows} == {"plain", "canonical"}
+    for r in rows:
+        assert 0.0 <= r["f1"] <= 1.0 and 0.0 <= r["tpr_at_1pct_fpr"] <= 1.0
+        assert 0.5 <= r["roc_auc"] <= 1.0  # copies are nearer than other models
+    text = (tmp_path / "non_learned.md").read_text()
+    assert text.count("| canonical |") == 4 and "Wall time" in text
