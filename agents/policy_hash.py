@@ -213,6 +213,8 @@ class FastScorer:
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
         self._positions = 256 * np.arange(length, dtype=np.int64)
+        #: Words scored, and words rescored by the reference (near-ties), so far.
+        self.scored = self.rescored = 0
 
     @classmethod
     def for_network(cls, network: HashNetwork) -> FastScorer | None:
@@ -266,6 +268,8 @@ class FastScorer:
                     sure &= top[:, 0] - top[:, 1] > 4 * error
             bins = self.network.bins(scores).numpy()
             unsure = np.flatnonzero(~sure.numpy())
+            self.scored += len(obs)
+            self.rescored += unsure.size
             if unsure.size:  # near-ties: the reference decides
                 bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
         return bins
