@@ -51,6 +51,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import hash_envs
+    from hash_envs.envs.hash_table import bin_layout
     from hash_envs.tasks import TASKS, resolve_tasks
 
     corpus = _resolve_corpus(args.corpus)
@@ -80,12 +81,17 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         from hash_envs.evaluation import reference_scores
     for task in tasks:
         on = None if "Moby" in task.env_id else corpus
-        actions = task.make(on).action_space
+        rows_cols = bin_layout(task.n_bins)
+        actions = (
+            f"MultiDiscrete({list(rows_cols)})" if task.factorized else f"Discrete({task.n_bins})"
+        )
         row = (
             f"| `{task.env_id}` | {task.kind} | {task.n_words:,} -> {task.n_bins:,} | "
             f"{actions} | {task.reward_threshold:,.0f} |"
         )
-        if refs:
+        if refs and on is None and corpus != "moby":
+            row += " needs the Moby list (set HASH_ENVS_MOBY) | | | |"
+        elif refs:
             r = reference_scores(task, on)
             row += (
                 f" {r['random_hash']:.2f} | {r['random_policy']:.2f} | "

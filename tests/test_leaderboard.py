@@ -175,7 +175,19 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys) -> None:
 
 
 def test_cli_lists_environments(capsys) -> None:
-    assert main(["envs"]) == 0
+    assert main(["envs", "--no-references"]) == 0
     out = capsys.readouterr().out
     assert "hash_envs/StatelessHash-v0" in out and "hash_envs/TableAwareHash-v0" in out
     assert out.count("|") > 8
+    assert "hash_envs/MemorizeMoby-v0" in out and "MultiDiscrete([684, 683])" in out
+
+
+def test_cli_lists_tasks_with_reference_scores(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HASH_ENVS_CACHE", str(tmp_path))
+    assert main(["envs", "--corpus", "web2", "--tasks", "Memorize100", "MemorizeMoby"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| `hash_envs/Memorize100-v0` | memorize | 100 -> 100 | Discrete(100) | 1,000 | 36.60 |"
+        in out
+    )
+    assert "needs the Moby list" in out
