@@ -122,7 +122,7 @@ def reference_scores(
       on the task's evaluation words (for ``online``, also of a uniform random policy);
     * ``random_policy``: a seeded uniform random policy scored by the protocol itself;
     * ``best_hash`` / ``best_hash_name``: the best registered (leaderboard) hash function,
-      used as a table-blind policy;
+      used as a table-blind policy (contenders refusing the task's ``n_bins`` are skipped);
     * ``optimum``: fewest collisions possible (``max(0, n_words - n_bins)``).
     """
     from hash_envs.hashing import make_hash_function, registered_hash_functions
@@ -150,7 +150,10 @@ def reference_scores(
     )["score"]
     best_name, best = None, math.inf
     for name in names:
-        score = _hash_score(task, make_hash_function(name, task.n_bins), corpus)["score"]
+        try:  # a contender made for other table sizes (e.g. a trained one) sits this out
+            score = _hash_score(task, make_hash_function(name, task.n_bins), corpus)["score"]
+        except ValueError:
+            continue
         if score < best:
             best_name, best = name, score
     refs |= {"best_hash": best if best_name else None, "best_hash_name": best_name}
