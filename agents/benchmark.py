@@ -400,6 +400,8 @@ def plot_curves(result: Mapping[str, Any], out: Path) -> list[Path]:
             ax.plot(grid, np.mean(ys, axis=0), label=f"{agent} ({len(curves)} seeds)")
         refs = result["references"][task]
         ax.axhline(refs["random_hash"], color="grey", ls="--", lw=1, label="random hash")
+        ax.set_xscale("symlog", linthresh=1e3)  # SB3 runs end where PilotQ's begin
+        ax.set_xlim(left=0)
         ax.set(title=task, xlabel="env steps", ylabel="collisions per training episode")
         ax.legend(fontsize=7)
         fig.tight_layout()
