@@ -319,11 +319,15 @@ class PolicyHash(HashFunction):
             env = model.get_env()
             if env.has_attr("n_bins"):
                 n_bins = int(env.get_attr("n_bins")[0])
-        self.network = HashNetwork.from_policy(policy, n_bins).eval()
-        super().__init__(self.network.n_bins)
+        self._use_network(HashNetwork.from_policy(policy, n_bins), name, fast, chunk_size)
+
+    def _use_network(self, network: HashNetwork, name: str, fast: bool, chunk_size: int) -> None:
+        """The set-up shared by every policy source (SB3 here, RLlib in agents.rllib)."""
+        self.network = network.eval()
+        HashFunction.__init__(self, network.n_bins)
         self.name = name
-        self.encoder = WordEncoder(self.network.encoding, self.network.max_len)  # type: ignore[arg-type]
-        self.fast = FastScorer.for_network(self.network) if fast else None
+        self.encoder = WordEncoder(network.encoding, network.max_len)  # type: ignore[arg-type]
+        self.fast = FastScorer.for_network(network) if fast else None
         self.chunk_size = chunk_size
 
     @property

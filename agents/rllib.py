@@ -45,7 +45,6 @@ from torch import nn
 from agents.policy_hash import HashNetwork, PolicyHash
 from hash_envs.distributed import connect
 from hash_envs.encoding import WordEncoder
-from hash_envs.hashing import HashFunction
 
 __all__ = ["ALGORITHMS", "RLlibPolicyHash", "build_config", "env_spaces", "train"]
 
@@ -244,6 +243,7 @@ class RLlibPolicyHash(PolicyHash):
         action_space: spaces.Space,
         *,
         name: str = "rllib-policy",
+        fast: bool = True,
         chunk_size: int = 65536,
     ) -> None:
         if isinstance(observation_space, spaces.Dict):
@@ -256,8 +256,5 @@ class RLlibPolicyHash(PolicyHash):
             raise ValueError(f"RLlibPolicyHash needs Discrete actions (bins), got {action_space}")
         encoder = WordEncoder.from_space(observation_space)
         # PolicyHash.__init__ reads an SB3 policy; the rest of its set-up is the same.
-        HashFunction.__init__(self, int(action_space.n))
-        self.network = HashNetwork(_scoring_layers(module), encoder, self.n_bins).eval()
-        self.name = name
-        self.encoder = encoder
-        self.chunk_size = chunk_size if encoder.kind == "codepoints" else chunk_size // 16
+        network = HashNetwork(_scoring_layers(module), encoder, int(action_space.n))
+        self._use_network(network, name, fast, chunk_size)
