@@ -24,7 +24,7 @@ This module is light (no scipy): ``import hash_envs`` registers the tasks from i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -66,7 +66,6 @@ class Task:
     kwargs: Mapping[str, Any]
     summary: str
     version_history: tuple[str, ...] = ("v0: initial version of the suite (protocol 1).",)
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def table_aware(self) -> bool:
@@ -202,7 +201,6 @@ def _with_factored(tasks: Iterable[Task]) -> list[Task]:
                 task.kind,
                 {**task.kwargs, "factorize_bins": True},
                 task.summary + " Actions are factorised table cells (`MultiDiscrete`).",
-                tags=("factored",),
             )
         )
     return out
