@@ -39,13 +39,14 @@ _DISCRETE_ONLY = ("dqn", "qrdqn", "sac")
 _CURVE_POINTS = 100
 
 
-def hyperparameters(agent: str, task: Task) -> dict[str, Any]:
+def hyperparameters(agent: str, task: Task, backend: str = "sb3") -> dict[str, Any]:
     """The agent's settings for ``task``: its file's ``default`` updated by the task's entry.
 
-    Keys: ``n_timesteps`` (env steps), ``n_envs`` (parallel envs, SB3 agents) and
-    ``kwargs`` (the algorithm's keyword arguments).
+    Keys: ``n_timesteps`` (env steps), ``n_envs`` (parallel envs) and ``kwargs`` (the
+    algorithm's keyword arguments). RLlib agents read ``rllib-<agent>.json``.
     """
-    text = resources.files("agents").joinpath("hyperparams", f"{agent}.json").read_text()
+    name = agent if backend == "sb3" else f"{backend}-{agent}"
+    text = resources.files("agents").joinpath("hyperparams", f"{name}.json").read_text()
     table = json.loads(text)
     merged = {"n_envs": 1, "kwargs": {}, **table["default"]}
     for key, value in table.get(task.env_id, {}).items():
@@ -477,7 +478,7 @@ def run_benchmark(
             if reason:
                 skipped.append({"agent": agent, "task": task.env_id, "reason": reason})
                 continue
-            settings = hyperparameters(agent, task)
+            settings = hyperparameters(agent, task, backend)
             if steps is not None:
                 settings["n_timesteps"] = steps
             runs += [

@@ -194,3 +194,21 @@ def test_tune_asha_sweep_writes_the_best_train_arguments(
     assert "--algo-kwargs" in best["command"] and "train it:" in capsys.readouterr().out
     assert list(best_file.parent.glob("*/events.out.tfevents.*"))  # TensorBoard, per trial
     assert tune_main(["--algo", "sac", "--timesteps", "0", "--report-every", "1"]) == 2
+
+
+def test_benchmark_rllib_backend_scores_the_exported_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.benchmark import run_benchmark
+    from hash_envs.tasks import resolve_tasks
+
+    monkeypatch.setenv("HASH_ENVS_CACHE", str(tmp_path / "cache"))  # reference scores
+    tasks = resolve_tasks(["Memorize100", "Online100"])
+    result = run_benchmark(
+        ["ppo"], tasks, 1, tmp_path, corpus="web2", steps=500, backend="rllib",
+        tensorboard=False, progress=False,
+    )  # fmt: skip
+    (row,) = result["aggregates"]
+    assert row["backend"] == "rllib" and row["task"] == "hash_envs/Memorize100-v0"
+    assert row["steps_median"] >= 500 and -3 < row["normalized_iqm"] <= 1
+    assert result["skipped"][0]["task"] == "hash_envs/Online100-v0"
