@@ -247,24 +247,17 @@ def greedy_collisions(
     """Collisions of ``episodes`` greedy episodes of ``agent`` on seeds ``seed + i``, all
     stepped together in the env's native vector env.
 
-    ``agent`` is a :class:`HashFunction` (a table-blind policy: it hashes each step's
-    word), a Stable-Baselines3 model or policy (deterministic ``predict``), or a callable
-    from batched observations to actions.
+    ``agent`` is a Stable-Baselines3 model or policy (deterministic ``predict``) or a
+    callable from batched observations to actions. (A hash function is table-blind: its
+    episodes are scored without the env, see :func:`evaluate_agent`.)
     """
     venv = gym.make_vec(
         env_id, num_envs=episodes, vectorization_mode="vector_entry_point", **(env_kwargs or {})
     )
-    base = venv.unwrapped
-    policy = None if isinstance(agent, HashFunction) else _policy_fn(agent, base)
+    policy = _policy_fn(agent, venv.unwrapped)
     obs, _ = venv.reset(seed=seed)
-    for _ in range(base.n_words):
-        if policy is None:
-            bins = agent.hash_many(base.current_words)
-            cols = bin_layout(base.n_bins)[1]
-            actions = np.stack(np.divmod(bins, cols), axis=1) if base.factorize_bins else bins
-        else:
-            actions = policy(obs)
-        obs, _, terminated, _, info = venv.step(actions)
+    for _ in range(venv.unwrapped.n_words):
+        obs, _, terminated, _, info = venv.step(policy(obs))
     if not terminated.all():
         raise RuntimeError("evaluation episodes did not end together")
     venv.close()
@@ -294,14 +287,13 @@ def evaluate_agent(
         raise ValueError(
             f"agent hashes into {hash_fn.n_bins} bins, {task.env_id} has {task.n_bins}"
         )
-    policy = None if hash_fn is not None else _policy_fn(agent, task.make(corpus).unwrapped)
-    if task.table_aware:
-        agent_ = hash_fn if hash_fn is not None else policy
-        kwargs = task.env_kwargs(corpus)
-        result = _episode_stats(greedy_collisions(agent_, task.env_id, kwargs).tolist())
-    else:
+    if hash_fn is None and task.table_aware:
+        collisions = greedy_collisions(agent, task.env_id, task.env_kwargs(corpus))
+        result = _episode_stats(collisions.tolist())
+    else:  # a stateless map word -> bin: hash the evaluation words directly
         if hash_fn is None:
-            hash_fn = _PolicyWordHash(policy, task.make(corpus).unwrapped)
+            env = task.make(corpus).unwrapped
+            hash_fn = _PolicyWordHash(_policy_fn(agent, env), env)
         result = _hash_score(task, hash_fn, corpus)
     refs = dict(references) if references is not None else reference_scores(task, corpus)
     protocol: dict[str, Any] = {"version": PROTOCOL_VERSION, "kind": task.kind}
