@@ -83,12 +83,10 @@ def _eval_episode_words(task: Task, corpus: str | None, episodes: int) -> list[l
 
 def _hash_score(task: Task, hash_fn: HashFunction, corpus: str | None) -> dict[str, Any]:
     """Collisions of a stateless word -> bin map on the task's evaluation words."""
-    if task.kind == "online":
-        per_episode = [
-            metrics.collisions(hash_fn.hash_many(words), task.n_bins)
-            for words in _eval_episode_words(task, corpus, EVAL_EPISODES)
-        ]
-        return _episode_stats(per_episode)
+    if task.kind == "online":  # every episode has n_words words: one (episodes, words) matrix
+        episodes = _eval_episode_words(task, corpus, EVAL_EPISODES)
+        bins = hash_fn.hash_many([w for words in episodes for w in words])
+        return _episode_stats(metrics.collisions_per_row(bins.reshape(len(episodes), -1)))
     pool_collisions = metrics.collisions(hash_fn.hash_many(_pool_words(task, corpus)), task.n_bins)
     if task.kind == "memorize":
         return {"score": float(pool_collisions), "pool_collisions": pool_collisions}
