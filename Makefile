@@ -17,7 +17,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -c constraints.txt -e ".[all,test]"
+	$(PY) -m pip install -c constraints.txt -e ".[all,test,docs]"
 	touch $(STAMP)
 
 test: $(STAMP)
