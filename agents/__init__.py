@@ -36,4 +36,4 @@ _EXPORTS = {
     "make_sb3_vec_env": "agents.vec_env",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, extra="rl")

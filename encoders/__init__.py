@@ -40,4 +40,4 @@ _EXPORTS = {
     "verification_scores": "encoders.server",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, extra="encoders")

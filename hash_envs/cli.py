@@ -27,7 +27,7 @@ def _resolve_corpus(choice: str) -> str:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from hash_envs.hashing import registered_hash_functions
+    from hash_envs.hashing import registered_hash_functions, unavailable_hash_functions
     from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard, to_markdown, write_outputs
 
     name = _resolve_corpus(args.corpus)
@@ -38,6 +38,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         overrides["draws"] = args.draws
     config = make_config(**overrides)
     hashes = args.hashes or registered_hash_functions()
+    if not args.hashes:
+        for note in unavailable_hash_functions().values():
+            print(f"skipped: {note}", flush=True)
     print(f"corpus: {name} ({len(words):,} words); contenders: {', '.join(hashes)}", flush=True)
     result = run_leaderboard(words, hashes, config, corpus_name=name, progress=not args.no_progress)
     print(to_markdown(result))

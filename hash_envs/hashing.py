@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hash_envs.lazy import missing_extra
+
 __all__ = [
     "HashFunction",
     "HashFactory",
@@ -25,6 +27,7 @@ __all__ = [
     "load_artifact",
     "make_hash_function",
     "registered_hash_functions",
+    "unavailable_hash_functions",
 ]
 
 ENTRY_POINT_GROUP = "hash_envs.hash_functions"
@@ -81,6 +84,8 @@ class HashFunction(abc.ABC):
 HashFactory = Callable[[int], HashFunction]
 
 _REGISTRY: dict[str, HashFactory] = {}
+#: Entry-point contenders whose optional dependencies are missing: name -> how to install.
+_UNAVAILABLE: dict[str, str] = {}
 _entry_points_loaded = False
 
 
@@ -98,13 +103,27 @@ def _load_entry_points() -> None:
     _entry_points_loaded = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in _REGISTRY:
-            _REGISTRY[ep.name] = ep.load()
+            try:
+                _REGISTRY[ep.name] = ep.load()
+            except ImportError as err:  # e.g. weight-hash without torch: skipped, not fatal
+                message = missing_extra(err, f"the contender {ep.name!r}")
+                if message is None:
+                    raise
+                _UNAVAILABLE[ep.name] = message
 
 
 def registered_hash_functions() -> list[str]:
-    """Names of every known contender, sorted (entry points included)."""
+    """Names of every known contender, sorted (entry points included; those whose extra
+    is not installed are left out, see :func:`unavailable_hash_functions`)."""
     _load_entry_points()
     return sorted(_REGISTRY)
+
+
+def unavailable_hash_functions() -> dict[str, str]:
+    """Entry-point contenders skipped because an optional dependency is missing: name ->
+    a message naming the extra to install (e.g. ``weight-hash`` needs ``hash-envs[torch]``)."""
+    _load_entry_points()
+    return dict(sorted(_UNAVAILABLE.items()))
 
 
 def load_artifact(path: str | Path) -> HashFunction:
@@ -116,7 +135,14 @@ def load_artifact(path: str | Path) -> HashFunction:
         raise ValueError(f"no loader for {path.suffix!r} files (known: {known})")
     if not path.is_file():
         raise ValueError(f"hash artifact {path} does not exist")
-    return loaders[path.suffix].load()(path)
+    try:
+        loader = loaders[path.suffix].load()
+    except ImportError as err:
+        message = missing_extra(err, f"loading {path.suffix} files")
+        if message is None:
+            raise
+        raise ValueError(message) from err
+    return loader(path)
 
 
 def make_hash_function(name: str, n_bins: int) -> HashFunction:
@@ -128,6 +154,8 @@ def make_hash_function(name: str, n_bins: int) -> HashFunction:
     _load_entry_points()
     if name in _REGISTRY:
         return _REGISTRY[name](n_bins)
+    if name in _UNAVAILABLE:
+        raise ValueError(_UNAVAILABLE[name])
     if Path(name).suffix:
         loaded = load_artifact(name)
         if loaded.n_bins != n_bins:

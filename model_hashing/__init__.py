@@ -33,5 +33,5 @@ _GRAPH_NAMES = (
 )
 
 __getattr__, __dir__, __all__ = lazy_exports(
-    __name__, dict.fromkeys(_GRAPH_NAMES, "model_hashing.graph")
+    __name__, dict.fromkeys(_GRAPH_NAMES, "model_hashing.graph"), extra="graph"
 )
