@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.artifact import stamp_metadata
-from hash_envs.encoding import WordEncoder
+from hash_envs.encoding import WordEncoder, utf8_batch
 from hash_envs.hashing import HashFunction
 
 __all__ = ["HashNetwork", "PolicyHash"]
@@ -180,10 +180,23 @@ class FastScorer:
 
     Supports MLPs of linear layers and tanh / sin / ReLU activations with a single
     quantile (else :meth:`for_network` returns ``None`` and the reference is used).
+
+    :meth:`hash_words` is the fast path from words: the batch's UTF-8 bytes in one buffer
+    (:func:`hash_envs.encoding.utf8_batch`, no per-word Python loop), the first layer as
+    one ``embedding_bag`` over a ``(256 * max_len + 1, width)`` float32 table indexed by
+    ``256 * position + byte`` (for ``codepoints`` inputs the table holds each column
+    times the byte's code point value; both encodings pad with the same tail), then the
+    other layers in blocks of :attr:`block` words, so their activations stay in the CPU
+    caches. Words longer than ``max_len`` (XOR-folded) take the encoded-input path
+    (:meth:`bins`), whose bins are the same.
     """
+
+    #: Words per block of the later layers: small enough for the caches, large for BLAS.
+    block = 4096
 
     def __init__(self, network: HashNetwork) -> None:
         self.network = network
+        self.encoder = WordEncoder(network.encoding, network.max_len)  # type: ignore[arg-type]
         layers = list(network.layers)
         self.linears: list[tuple[th.Tensor, th.Tensor]] = []
         self.activations: list[tuple[Any, bool] | None] = []
@@ -197,19 +210,35 @@ class FastScorer:
         weight, bias = self.linears[0]
         w64, b64 = weight.double(), bias.double()
         length = network.max_len
+        columns = w64.t()  # (256 * L or L, out)
         if network.encoding == "bytes":
-            # table[256 p + b] = column of byte b at position p; tail[n] = bias + the
-            # padding (byte 0) columns of positions n .. L-1, so only real bytes are gathered
-            self.table = w64.t().float().contiguous()
-            pad = w64.t()[256 * th.arange(length)]  # (L, out)
+            # table[256 p + b] = column of byte b at position p (float32 weights: exact);
+            # tail[n] = bias + the padding (byte 0) columns of positions n .. L-1, so only
+            # real bytes are gathered; the tail's rounding to float32 is the extra error
+            table = columns
+            pad = columns[256 * th.arange(length)]  # (L, out)
             tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(b64[None])])
-            self.tail = (tail + b64).float()
-            per_position = w64.abs().t().reshape(length, 256, -1).amax(dim=1).sum(dim=0)
-            first_sum = (per_position + b64.abs()).max().item()
-            self.first_error = (_gamma(length + 1) + _U32) * first_sum
+            tail = tail + b64
+            rounding = _U32
         else:
-            first_sum = (w64.abs().sum(dim=1) + b64.abs()).max().item()  # inputs in [0, 1]
-            self.first_error = _gamma(length + 1) * first_sum
+            # table[256 p + b] = column p times the code point input of byte b (exactly the
+            # float32 value WordEncoder gives); padding inputs are 0, so the tail is the bias.
+            # Rounded to float32: the products and the tail, one rounding each
+            values = WordEncoder("codepoints", 1).from_bytes(
+                np.arange(256, dtype=np.uint8)[:, None]
+            )
+            values64 = th.from_numpy(values[:, 0].astype(np.float64))
+            table = (columns[:, None, :] * values64[None, :, None]).reshape(256 * length, -1)
+            tail = b64.expand(length + 1, -1)
+            rounding = 2 * _U32
+        per_position = table.abs().reshape(length, 256, -1).amax(dim=1).sum(dim=0)
+        first_sum = (per_position + b64.abs()).max().item()
+        #: bound on the first layer's float32 error: a sum of at most L + 1 terms
+        self.first_error = (_gamma(length + 1) + rounding) * first_sum
+        # the last row is zero: what the separators (and the bytes of folded words) gather
+        self._zero_row = 256 * length
+        self.table = th.cat([table, th.zeros_like(table[:1])]).float().contiguous()
+        self.tail = tail.float().contiguous()
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
         self._positions = 256 * np.arange(length, dtype=np.int64)
@@ -226,7 +255,9 @@ class FastScorer:
             return None
         return cls(network)
 
+    # -- the first layer ----------------------------------------------------------------
     def _first_layer(self, obs: np.ndarray) -> th.Tensor:
+        """First-layer outputs of encoded words (the encoder's output)."""
         if self.network.encoding != "bytes":
             weight, bias = self.linears[0]
             return F.linear(th.from_numpy(obs), weight, bias)
@@ -239,9 +270,28 @@ class FastScorer:
         x = F.embedding_bag(th.from_numpy(flat), self.table, th.from_numpy(offsets), mode="sum")
         return x + self.tail[th.from_numpy(real)]
 
-    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
-        """float32 action scores of encoded words, and the bound ``E`` on their error."""
-        x = self._first_layer(obs)
+    def _table_rows(
+        self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+    ) -> tuple[th.Tensor, np.ndarray, np.ndarray]:
+        """For :func:`hash_envs.encoding.utf8_batch`'s buffer: the table row of every byte
+        (``256 * position + byte``; separators and the bytes of words longer than
+        ``max_len`` read the zero row), the tail row of every word, and the long words."""
+        dtype = np.int32 if data.size < 2**31 - 1 else np.int64
+        sizes = lengths + 1  # each word and its separator
+        sizes[-1] -= 1
+        rows = np.arange(data.size, dtype=dtype)
+        rows -= np.repeat(starts.astype(dtype), sizes)  # position in the word
+        rows <<= 8
+        rows += data
+        rows[starts[1:] - 1] = self._zero_row
+        long = np.flatnonzero(lengths > self.network.max_len)
+        if long.size:
+            rows[np.repeat(lengths > self.network.max_len, sizes)] = self._zero_row
+        return th.from_numpy(rows), np.minimum(lengths, self.network.max_len), long
+
+    # -- scores and bins ------------------------------------------------------------------
+    def _later_layers(self, x: th.Tensor) -> tuple[th.Tensor, float]:
+        """float32 action scores from first-layer outputs, and the bound ``E`` on their error."""
         error, bound = self.first_error, 0.0
         for i, (act, (weight, bias)) in enumerate(zip(self.activations, self.linears, strict=True)):
             if i > 0:
@@ -255,23 +305,72 @@ class FastScorer:
                 error += 8 * _U32 * bound  # the activation's own rounding (a few ulp)
         return x, error
 
+    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
+        """float32 action scores of encoded words, and the bound ``E`` on their error."""
+        return self._later_layers(self._first_layer(obs))
+
+    def _decide(self, scores: th.Tensor, error: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bins from float32 scores, and the words whose top two scores of a head are
+        within ``4 E`` (there the float32 argmax may differ from the reference's).
+
+        ``4 E`` rather than the ``2 E`` two errors of at most ``E`` need: the slack covers
+        the float64 reference's own (far smaller) rounding and the rounding of the
+        threshold ``max - 4 E`` itself (at most half an ulp of the max, below ``E``).
+        """
+        grid = self.network.grid
+        heads = [scores] if grid is None else [scores[:, : grid[0]], scores[:, grid[0] :]]
+        unsure = th.zeros(len(scores), dtype=th.bool)
+        picks = []
+        for head in heads:
+            top, pick = head.max(dim=1)
+            picks.append(pick)
+            if head.shape[1] > 1:  # another score within 4 E of the max (or equal to it)
+                unsure |= (head >= (top - 4 * error)[:, None]).sum(dim=1) > 1
+        if grid is None:
+            bins = picks[0]
+        else:
+            bins = (picks[0] * grid[1] + picks[1]) % self.network.n_bins
+        return bins.numpy(), np.flatnonzero(unsure.numpy())
+
     def bins(self, obs: np.ndarray) -> np.ndarray:
         """Bins of encoded words (the output of the network's encoder)."""
         with th.no_grad():
-            scores, error = self.scores(obs)
-            grid = self.network.grid
-            heads = [scores] if grid is None else [scores[:, : grid[0]], scores[:, grid[0] :]]
-            sure = th.ones(len(obs), dtype=th.bool)
-            for head in heads:
-                if head.shape[1] > 1:
-                    top = head.topk(2, dim=1).values
-                    sure &= top[:, 0] - top[:, 1] > 4 * error
-            bins = self.network.bins(scores).numpy()
-            unsure = np.flatnonzero(~sure.numpy())
+            bins, unsure = self._decide(*self.scores(obs))
             self.scored += len(obs)
             self.rescored += unsure.size
             if unsure.size:  # near-ties: the reference decides
                 bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
+        return bins
+
+    def hash_words(self, words: Sequence[str]) -> np.ndarray:
+        """Bins of words: the fast path from words (see the class docstring)."""
+        words = words if isinstance(words, list) else list(words)
+        n = len(words)
+        bins = np.empty(n, dtype=np.int64)
+        if n == 0:
+            return bins
+        data, starts, lengths = utf8_batch(words)
+        rows, tail_rows, long = self._table_rows(data, starts, lengths)
+        ends = starts + lengths
+        offsets = th.from_numpy(starts.astype(rows.numpy().dtype))
+        tail_rows_t = th.from_numpy(tail_rows)
+        with th.no_grad():
+            for a in range(0, n, self.block):
+                b = min(n, a + self.block)
+                lo, hi = int(starts[a]), int(ends[b - 1])
+                x = F.embedding_bag(rows[lo:hi], self.table, offsets[a:b] - lo, mode="sum")
+                x += self.tail[tail_rows_t[a:b]]
+                here = long[(long >= a) & (long < b)]
+                if here.size:  # XOR-folded words: from their encoding
+                    folded = self.encoder.encode([words[i] for i in here], overflow="fold")
+                    x[th.from_numpy(here - a)] = self._first_layer(folded)
+                block_bins, unsure = self._decide(*self._later_layers(x))
+                if unsure.size:  # near-ties: the reference decides
+                    obs = self.encoder.encode([words[a + i] for i in unsure], overflow="fold")
+                    block_bins[unsure] = self.network(th.from_numpy(obs)).numpy()
+                bins[a:b] = block_bins
+                self.scored += b - a
+                self.rescored += unsure.size
         return bins
 
 
@@ -353,7 +452,12 @@ class PolicyHash(HashFunction):
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
         if self.fast is None:
             return self.reference_bins(words)
-        return self._map(words, self.fast.bins, self.chunk_size)
+        words = words if isinstance(words, list) else list(words)
+        bins = np.empty(len(words), dtype=np.int64)
+        for start in range(0, len(words), self.chunk_size):
+            chunk = words[start : start + self.chunk_size]
+            bins[start : start + len(chunk)] = self.fast.hash_words(chunk)
+        return bins
 
     def export_onnx(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write the self-contained artifact; :func:`agents.load_hash` reads it back.
@@ -362,7 +466,7 @@ class PolicyHash(HashFunction):
         training environment's arguments under ``"env_kwargs"``.
         """
         path = Path(path)
-        example = th.from_numpy(self.encoder.encode(["hash", "function"]))
+        example = th.from_numpy(self.encoder.encode(["hash", "function"], overflow="fold"))
         program = th.onnx.export(
             self.network,
             (example,),
