@@ -74,13 +74,15 @@ def unsupported(agent: str, task: Task, backend: str = "sb3") -> str | None:
 
 @dataclass(frozen=True)
 class Run:
+    """One (agent, task, seed) with its settings (``n_envs``, ``n_timesteps``, ``kwargs``)."""
+
     agent: str
     task: Task
     seed: int
     settings: Mapping[str, Any]
-    time_budget_s: float | None
-    corpus: str | None
-    backend: str
+    time_budget_s: float | None = None
+    corpus: str | None = None
+    backend: str = "sb3"
 
     @property
     def config(self) -> dict[str, Any]:
@@ -126,39 +128,41 @@ class _Budget:
         return self.seconds is not None and self.elapsed >= self.seconds
 
 
-def _sb3_callback(curve: list[tuple[int, float]], budget: _Budget) -> Any:
-    from stable_baselines3.common.callbacks import BaseCallback
+def train_sb3(run: Run, log: Any = None, tensorboard: str | None = None) -> Any:
+    """Train ``run.agent`` (an SB3 algorithm) on ``run.task`` with ``run.settings``.
 
-    class CollisionCurve(BaseCallback):
-        """Collisions of every finished training episode; stops at the time budget."""
-
-        def _on_step(self) -> bool:
-            for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
-                if done and "collisions" in info:
-                    curve.append((self.num_timesteps, float(info["collisions"])))
-            return not budget.exhausted
-
-    return CollisionCurve()
-
-
-def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    The suite's one SB3 trainer, shared by ``hash-envs benchmark`` and the paper
+    experiments: the native vector env of the task, ``MultiInputPolicy`` for table-aware
+    observations, and ``log`` (an :class:`agents.callbacks.EpisodeLog`; by default one
+    with the run's time budget) recording every episode. Returns the trained model.
+    """
     from gymnasium import spaces
 
+    from agents.callbacks import EpisodeLog
     from agents.cli import _algorithm
     from agents.vec_env import make_sb3_vec_env
 
+    n_envs = run.settings["n_envs"]
+    if log is None:
+        log = EpisodeLog(n_envs, time_budget_s=run.time_budget_s)
     env_kwargs = run.task.env_kwargs(run.corpus)
-    venv = make_sb3_vec_env(run.task.env_id, run.settings["n_envs"], env_kwargs, seed=run.seed)
+    venv = make_sb3_vec_env(run.task.env_id, n_envs, env_kwargs, seed=run.seed)
     policy = "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy"
     model = _algorithm(run.agent)(
         policy, venv, seed=run.seed, tensorboard_log=tensorboard, **run.settings["kwargs"]
     )
-    model.learn(
-        run.settings["n_timesteps"],
-        callback=_sb3_callback(curve, budget),
-        tb_log_name=run.label.replace("/", "_"),
-    )
+    model.learn(run.settings["n_timesteps"], callback=log, tb_log_name=run.label.replace("/", "_"))
     venv.close()
+    return model
+
+
+def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+    from agents.callbacks import EpisodeLog
+
+    remaining = None if budget.seconds is None else max(budget.seconds - budget.elapsed, 0.0)
+    log = EpisodeLog(run.settings["n_envs"], time_budget_s=remaining)
+    model = train_sb3(run, log, tensorboard)
+    curve.extend(log.curve())
     return model, model.num_timesteps
 
 

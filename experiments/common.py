@@ -8,9 +8,11 @@ they share:
 * :func:`setup_runtime` -- one torch thread, the Moby list beside the checkout, envs
   registered;
 * :func:`parser` / :class:`Run` -- the command line, the exact command and wall time;
-* :class:`EpisodeRecorder` -- per-episode return, collisions and max load from any SB3
-  algorithm (on- or off-policy), grouped into iterations, plus an optional probe of the
-  argmax hash (:class:`HashProbe`) every few iterations;
+* :func:`suite_run` -- an experiment's setting as the suite's ``Run``: every SB3 training
+  goes through the suite's trainer (:func:`agents.benchmark.train_sb3`) and its episode
+  log (:class:`agents.callbacks.EpisodeLog`), as ``hash-envs benchmark`` does;
+* :class:`HashProbe` -- the argmax hash (:class:`agents.PolicyHash`) on fixed draws of
+  corpus words, probed every few iterations;
 * :func:`run_stateless` -- experiments 2-4 (one algorithm, ``StatelessHash-v0``);
 * :func:`random1000` -- the leaderboard track of a trained policy (greedy episodes come
   from the suite's protocol, :func:`hash_envs.evaluation.greedy_collisions`);
@@ -36,8 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
+
+from agents.benchmark import Run as SuiteRun
+from agents.benchmark import train_sb3
+from agents.callbacks import EpisodeLog
+from hash_envs.tasks import Task
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "docs" / "experiments"
@@ -184,94 +190,6 @@ class HashProbe:
         return float(collisions_per_row(bins[self.inverse]).mean())
 
 
-class EpisodeRecorder(BaseCallback):
-    """Per-episode return, collisions and max load from the env's final-step info.
-
-    All sub-envs of our vector envs share one clock, so ``n_envs`` consecutive episode
-    ends form one *iteration* (1000 steps per env for the default env: one ``PG``
-    update). ``probe(model)`` runs every ``probe_every`` iterations. Training stops once
-    ``max_iterations`` are recorded or ``time_budget_s`` has passed.
-    """
-
-    def __init__(
-        self,
-        n_envs: int,
-        probe: Callable[[Any], float] | None = None,
-        probe_every: int = 10,
-        time_budget_s: float | None = None,
-        max_iterations: int | None = None,
-        verbose_every: int = 0,
-    ) -> None:
-        super().__init__()
-        self.n_envs = n_envs
-        self.probe = probe
-        self.probe_every = probe_every
-        self.time_budget_s = time_budget_s
-        self.max_iterations = max_iterations
-        self.verbose_every = verbose_every
-        self.returns: list[float] = []
-        self.collisions: list[float] = []
-        self.max_loads: list[float] = []
-        self.probes: list[tuple[int, float, float]] = []  # (iteration, wall_s, collisions)
-        self.iteration_wall_s: list[float] = []
-        self.begin = time.perf_counter()
-        self._pending = 0
-
-    @property
-    def iterations(self) -> int:
-        return len(self.returns) // self.n_envs
-
-    def per_iteration(self, values: Sequence[float]) -> np.ndarray:
-        n = self.iterations * self.n_envs
-        return np.asarray(values[:n], dtype=float).reshape(-1, self.n_envs).mean(axis=1)
-
-    def _on_training_start(self) -> None:
-        self.begin = time.perf_counter()
-        if self.probe is not None:
-            self.probes.append((0, 0.0, self.probe(self.model)))
-
-    def _on_step(self) -> bool:
-        for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
-            if done and "collisions" in info:
-                self.returns.append(float(info["episode_return"]))
-                self.collisions.append(float(info["collisions"]))
-                self.max_loads.append(float(info["max_load"]))
-                self._pending += 1
-        while self._pending >= self.n_envs:
-            self._pending -= self.n_envs
-            self._end_iteration()
-        if self.max_iterations is not None and self.iterations >= self.max_iterations:
-            return False
-        wall = time.perf_counter() - self.begin
-        return self.time_budget_s is None or wall < self.time_budget_s
-
-    def _end_iteration(self) -> None:
-        it = len(self.iteration_wall_s) + 1
-        wall = time.perf_counter() - self.begin
-        self.iteration_wall_s.append(wall)
-        if self.probe is not None and it % self.probe_every == 0:
-            self.probes.append((it, wall, self.probe(self.model)))
-        if self.verbose_every and it % self.verbose_every == 0:
-            recent = self.collisions[-self.n_envs :]
-            print(
-                f"iteration {it:>5}  collisions {np.mean(recent):8.1f}  "
-                f"max load {np.mean(self.max_loads[-self.n_envs :]):5.2f}  {fmt_s(wall)}",
-                flush=True,
-            )
-
-
-def train_sb3(
-    model: Any, steps_per_iteration: int, recorder: EpisodeRecorder, iterations: int
-) -> EpisodeRecorder:
-    """``model.learn`` for ``iterations`` iterations (or the recorder's time budget).
-
-    The step count is exact, so an on-policy algorithm also makes the update that follows
-    the last iteration's rollout (``PG``: exactly one update per iteration).
-    """
-    model.learn(steps_per_iteration * iterations, callback=recorder)
-    return recorder
-
-
 def random1000(model: Any, words: Sequence[str], draws: int, seed: int = 0) -> dict[str, Any]:
     """The leaderboard's ``random-1000`` track for a 1000-bin model, through its ONNX
     artifact exactly as the leaderboard reads contenders."""
@@ -291,7 +209,7 @@ def random1000(model: Any, words: Sequence[str], draws: int, seed: int = 0) -> d
 @dataclass
 class StatelessResult:
     algo: str
-    recorder: EpisodeRecorder
+    recorder: EpisodeLog
     model: Any
     env_kwargs: dict[str, Any]
     n_envs: int
@@ -299,9 +217,33 @@ class StatelessResult:
     updates: int
 
 
+def suite_run(
+    agent: str,
+    env_id: str,
+    env_kwargs: Mapping[str, Any],
+    *,
+    n_envs: int,
+    steps: int,
+    seed: int,
+    **algo_kwargs: Any,
+) -> SuiteRun:
+    """An experiment's setting as the suite's ``Run`` (what ``hash-envs benchmark`` trains):
+    ``agent`` on ``env_id`` with the experiment's own env and algorithm arguments."""
+    if env_id == TABLE_AWARE:
+        kind = "online"
+    elif env_kwargs.get("pool_size") == env_kwargs["n_words"]:
+        kind = "memorize"
+    else:
+        kind = "generalize"
+    task = Task(env_id, kind, dict(env_kwargs), "a paper experiment's setting")
+    settings = {"n_envs": n_envs, "n_timesteps": steps, "kwargs": algo_kwargs}
+    return SuiteRun(agent, task, seed, settings)
+
+
 def run_stateless(
     algo: str,
-    make_model: Callable[[Any], Any],
+    agent: str,
+    algo_kwargs: Mapping[str, Any],
     *,
     words: Sequence[str],
     corpus: str,
@@ -315,33 +257,34 @@ def run_stateless(
     verbose_every: int = 0,
     time_budget_s: float | None = None,
 ) -> StatelessResult:
-    """Train ``make_model(vec_env)`` on ``StatelessHash-v0`` for ``iterations``
-    iterations of ``n_words`` steps per env, recording every episode."""
-    from agents import make_sb3_vec_env
-
+    """Train ``agent`` (an SB3 algorithm of :mod:`agents`) on ``StatelessHash-v0`` through
+    the suite's trainer for ``iterations`` iterations of ``n_words`` steps per env,
+    logging every episode and probing the argmax hash."""
     env_kwargs = {
         "corpus": corpus,
         "n_words": n_words,
         "n_bins": n_bins,
         "max_len": corpus_max_len(words),
     }
-    env = make_sb3_vec_env(STATELESS, n_envs, env_kwargs, seed=seed)
-    model = make_model(env)
     probe = HashProbe(words, n_words, probe_draws, seed)
-    recorder = EpisodeRecorder(
+    log = EpisodeLog(
         n_envs,
         probe=probe,
         probe_every=probe_every,
         verbose_every=verbose_every,
         time_budget_s=time_budget_s,
     )
+    steps = n_words * n_envs * iterations  # exact: on-policy algorithms update after the last
+    run = suite_run(
+        agent, STATELESS, env_kwargs, n_envs=n_envs, steps=steps, seed=seed, **algo_kwargs
+    )
     begin = time.perf_counter()
-    train_sb3(model, n_words * n_envs, recorder, iterations)
+    model = train_sb3(run, log)
     train_s = time.perf_counter() - begin
-    if recorder.probes[-1][0] != recorder.iterations:
-        recorder.probes.append((recorder.iterations, train_s, probe(model)))
+    if log.probes[-1][0] != log.iterations:
+        log.probes.append((log.iterations, train_s, probe(model)))
     updates = int(getattr(model, "_n_updates", 0))
-    return StatelessResult(algo, recorder, model, env_kwargs, n_envs, train_s, updates)
+    return StatelessResult(algo, log, model, env_kwargs, n_envs, train_s, updates)
 
 
 def stateless_plots(result: StatelessResult, out: Path, stem: str, n_words: int, n_bins: int):
@@ -571,7 +514,8 @@ class StatelessSpec:
 
     name: str  # output stem, e.g. "exp2_pg_stateless"
     algo: str  # e.g. "PG (REINFORCE)"
-    make_model: Callable[[Any, Run, int], Any]  # (vec_env, run, episode length) -> model
+    agent: str  # the suite's agent name: "pg", "a2c", "sac"
+    algo_kwargs: Callable[[Run, int], dict[str, Any]]  # (run, episode length) -> kwargs
     n_envs: Callable[[Run], int]
     iterations: Callable[[Run], int]
     protocol: Callable[[Run], list[str]]  # algorithm-specific protocol bullets
@@ -593,7 +537,8 @@ def stateless_main(script: str, spec: StatelessSpec, argv: Sequence[str] | None)
     probe_draws = 2 if run.quick else 20
     result = run_stateless(
         spec.algo,
-        lambda env: spec.make_model(env, run, n),
+        spec.agent,
+        spec.algo_kwargs(run, n),
         words=words,
         corpus=run.args.corpus,
         n_words=n,

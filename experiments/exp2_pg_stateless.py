@@ -14,22 +14,18 @@ from collections.abc import Sequence
 import common
 
 
-def make_model(env, run: common.Run, episode_len: int):
-    from agents import PG
-
-    return PG(
-        "MlpPolicy",
-        env,
-        n_steps=episode_len,
-        seed=run.args.seed,
-        policy_kwargs={"net_arch": {"pi": common.PAPER_ARCH, "vf": []}},
-    )
+def algo_kwargs(run: common.Run, episode_len: int) -> dict:
+    return {
+        "n_steps": episode_len,
+        "policy_kwargs": {"net_arch": {"pi": common.PAPER_ARCH, "vf": []}},
+    }
 
 
 SPEC = common.StatelessSpec(
     name="exp2_pg_stateless",
     algo="PG (REINFORCE)",
-    make_model=make_model,
+    agent="pg",
+    algo_kwargs=algo_kwargs,
     n_envs=lambda run: 2 if run.quick else 4,
     iterations=lambda run: 5 if run.quick else 1000,
     protocol=lambda run: [

@@ -12,21 +12,15 @@ from collections.abc import Sequence
 import common
 
 
-def make_model(env, run: common.Run, episode_len: int):
-    from agents import A2C
-
-    return A2C(
-        "MlpPolicy",
-        env,
-        seed=run.args.seed,
-        policy_kwargs={"net_arch": {"pi": common.PAPER_ARCH, "vf": common.PAPER_ARCH}},
-    )
+def algo_kwargs(run: common.Run, episode_len: int) -> dict:
+    return {"policy_kwargs": {"net_arch": {"pi": common.PAPER_ARCH, "vf": common.PAPER_ARCH}}}
 
 
 SPEC = common.StatelessSpec(
     name="exp3_a2c_stateless",
     algo="A2C (actor-critic)",
-    make_model=make_model,
+    agent="a2c",
+    algo_kwargs=algo_kwargs,
     n_envs=lambda run: 2 if run.quick else 4,
     iterations=lambda run: 5 if run.quick else 1000,
     protocol=lambda run: [

@@ -16,25 +16,21 @@ from collections.abc import Sequence
 import common
 
 
-def make_model(env, run: common.Run, episode_len: int):
-    from agents import SACDiscrete
-
-    return SACDiscrete(
-        "MlpPolicy",
-        env,
-        seed=run.args.seed,
-        learning_starts=50 if run.quick else 1000,
-        batch_size=32 if run.quick else 128,
-        train_freq=8,
-        gradient_steps=1,
-        policy_kwargs={"net_arch": common.PAPER_ARCH},
-    )
+def algo_kwargs(run: common.Run, episode_len: int) -> dict:
+    return {
+        "learning_starts": 50 if run.quick else 1000,
+        "batch_size": 32 if run.quick else 128,
+        "train_freq": 8,
+        "gradient_steps": 1,
+        "policy_kwargs": {"net_arch": common.PAPER_ARCH},
+    }
 
 
 SPEC = common.StatelessSpec(
     name="exp4_sac_stateless",
     algo="Discrete SAC",
-    make_model=make_model,
+    agent="sac",
+    algo_kwargs=algo_kwargs,
     n_envs=lambda run: 2 if run.quick else 4,
     iterations=lambda run: 4 if run.quick else 100,
     protocol=lambda run: [

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import common
 import numpy as np
 
+from agents.benchmark import train_sb3
+from agents.callbacks import EpisodeLog
 from hash_envs.evaluation import greedy_collisions
 
 
@@ -40,30 +42,28 @@ class Setting:
 @dataclass
 class Outcome:
     setting: Setting
-    recorder: common.EpisodeRecorder
+    recorder: EpisodeLog
     greedy: np.ndarray
     train_s: float
 
 
 def train(setting: Setting, corpus: str, max_len: int, seed: int, greedy_episodes: int):
-    from agents import PG, make_sb3_vec_env
-
     env_kwargs = {"corpus": corpus, "n_words": setting.n, "n_bins": setting.n, "max_len": max_len}
-    env = make_sb3_vec_env(common.TABLE_AWARE, setting.n_envs, env_kwargs, seed=seed)
-    model = PG(
-        "MultiInputPolicy",
-        env,
+    run = common.suite_run(
+        "pg",
+        common.TABLE_AWARE,
+        env_kwargs,
+        n_envs=setting.n_envs,
+        steps=setting.n * setting.n_envs * setting.iterations,
+        seed=seed,
         n_steps=setting.n,
         gamma=setting.gamma,
         learning_rate=setting.lr,
-        seed=seed,
         policy_kwargs={"net_arch": {"pi": common.PAPER_ARCH, "vf": []}},
     )
-    recorder = common.EpisodeRecorder(
-        setting.n_envs, time_budget_s=setting.time_budget_s, verbose_every=25
-    )
+    recorder = EpisodeLog(setting.n_envs, time_budget_s=setting.time_budget_s, verbose_every=25)
     begin = time.perf_counter()
-    common.train_sb3(model, setting.n * setting.n_envs, recorder, setting.iterations)
+    model = train_sb3(run, recorder)
     train_s = time.perf_counter() - begin
     greedy = greedy_collisions(
         model, common.TABLE_AWARE, env_kwargs, greedy_episodes, seed=seed + 10_000

@@ -28,6 +28,9 @@ from typing import Any
 import common
 import numpy as np
 
+from agents.benchmark import train_sb3
+from agents.callbacks import EpisodeLog
+
 
 @dataclass
 class Task:
@@ -87,18 +90,18 @@ def env_kwargs(task: Task, corpus: str, max_len: int, **extra: Any) -> dict[str,
 def train_pg(
     task, corpus, max_len, pool_words, n_envs, budget_s, probe_every, seed, max_iterations=None
 ) -> Trained:
-    """The paper's setup: SB3 REINFORCE stepping the env word by word."""
-    from agents import PG, make_sb3_vec_env
-
-    env = make_sb3_vec_env(common.STATELESS, n_envs, env_kwargs(task, corpus, max_len), seed=seed)
-    model = PG(
-        "MlpPolicy",
-        env,
-        n_steps=task.n_words,
+    """The paper's setup: SB3 REINFORCE stepping the env word by word (the suite's trainer)."""
+    run = common.suite_run(
+        "pg",
+        common.STATELESS,
+        env_kwargs(task, corpus, max_len),
+        n_envs=n_envs,
+        steps=10**12,  # stopped by the time budget or max_iterations
         seed=seed,
+        n_steps=task.n_words,
         policy_kwargs={"net_arch": {"pi": common.PAPER_ARCH, "vf": []}},
     )
-    recorder = common.EpisodeRecorder(
+    recorder = EpisodeLog(
         n_envs,
         probe=lambda m: pool_collisions(m, pool_words, task.n_bins),
         probe_every=probe_every,
@@ -107,7 +110,7 @@ def train_pg(
         verbose_every=probe_every,
     )
     begin = time.perf_counter()
-    model.learn(10**12, callback=recorder)  # stopped by the time budget
+    model = train_sb3(run, recorder)
     train_s = time.perf_counter() - begin
     recorder.probes.append(
         (recorder.iterations, train_s, pool_collisions(model, pool_words, task.n_bins))
