@@ -26,21 +26,38 @@ def last_line(text: str) -> list[str]:
     return text.strip().splitlines()[-1].split()
 
 
+def snapshot(db) -> tuple:
+    """Everything that must not change when an add or a query is refused: the rows, their
+    count, and the database file's bytes and modification time."""
+    with sqlite3.connect(db) as conn:
+        count = conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+    conn.close()
+    return rows(db), count, db.read_bytes(), db.stat().st_mtime_ns
+
+
 def test_fresh_install_indexes_and_retrieves_without_training(
     tmp_path, monkeypatch, capsys
 ) -> None:
-    """Acceptance: empty cache, two exported torchvision models (siblings of one family),
-    each retrieved at top-1 by the default method, in under a minute."""
+    """Acceptance: empty cache, exported torchvision models with random weights (siblings
+    of one family, and a small model of another), each retrieved at top-1 by the default
+    method through the command line, in under a minute, with no training step."""
+    import model_hashing.train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the default method must not train anything")
+
+    monkeypatch.setattr(model_hashing.train, "train_hnn", no_training)
     cache = tmp_path / "cache"
     monkeypatch.setenv("HASH_ENVS_CACHE", str(cache))
     start = time.perf_counter()
     files = []
-    for name in ("resnet18", "resnet34"):
+    for name in ("resnet18", "resnet34", "mobilenet_v3_small"):
         path = tmp_path / f"{name}.onnx"
         onnx.save(export_zoo_model(name), path)
         files.append(str(path))
+    assert not cache.exists()  # exporting needs no cache; the index creates it
     assert main(["index", "add", *files]) == 0
-    assert "2 models in" in capsys.readouterr().out
+    assert "3 models in" in capsys.readouterr().out
     for path in files:
         assert main(["query", path, "--top", "2"]) == 0
         out = capsys.readouterr().out.strip().splitlines()
@@ -93,29 +110,39 @@ def tiny_files(tmp_path_factory) -> dict[str, str]:
     ],
 )
 def test_bad_inputs_leave_the_index_unchanged(tiny_files, bad, message, tmp_path, capsys) -> None:
-    db = str(tmp_path / "index.sqlite")
-    assert main(["index", "add", "--db", db, tiny_files["good"]]) == 0
-    before = rows(db)
+    db = tmp_path / "index.sqlite"
+    assert main(["index", "add", "--db", str(db), tiny_files["good"]]) == 0
+    before = snapshot(db)
+    assert before[1] == 1
     capsys.readouterr()
+    time.sleep(0.01)  # a rewrite within the same clock tick would keep the mtime
     # the good model again plus the bad one: all or nothing
-    assert main(["index", "add", "--db", db, tiny_files["good"], tiny_files[bad]]) == 2
-    assert message in capsys.readouterr().err
-    assert rows(db) == before
-    assert main(["query", "--db", db, tiny_files[bad]]) == 2
-    assert message in capsys.readouterr().err
+    assert main(["index", "add", "--db", str(db), tiny_files["good"], tiny_files[bad]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and tiny_files[bad] in err  # the error names the file
+    assert snapshot(db) == before
+    assert main(["query", "--db", str(db), tiny_files[bad]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and tiny_files[bad] in err
+    assert snapshot(db) == before
 
 
 def test_codes_of_another_method_are_refused(tiny_files, tmp_path, capsys) -> None:
-    db = str(tmp_path / "index.sqlite")
+    path = tmp_path / "index.sqlite"
+    db = str(path)
     assert main(["index", "add", "--db", db, tiny_files["good"]]) == 0
-    before = rows(db)
+    before = snapshot(path)
     capsys.readouterr()
-    for other in (["--method", "wl"], ["--bits", "32"]):
+    time.sleep(0.01)
+    for other, named in ((["--method", "wl"], "wl (version"), (["--bits", "32"], "Q = 32")):
         assert main(["index", "add", "--db", db, *other, "alexnet"]) == 2
-        assert "refusing to add codes of" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        # names the index file, the stored method and the refused one
+        assert "refusing to add codes of" in err and db in err
+        assert "holds codes of ophist (version" in err and named in err
         assert main(["query", "--db", db, *other, tiny_files["good"]]) == 2
         assert "refusing to compare codes of" in capsys.readouterr().err
-    assert rows(db) == before
+        assert snapshot(path) == before
     assert main(["query", "--db", db, tiny_files["good"], "--top", "1"]) == 0
     assert last_line(capsys.readouterr().out)[0] == "0"
 
