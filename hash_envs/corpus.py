@@ -24,6 +24,7 @@ so a corpus, and every seeded :func:`subset` of it, is the same on every machine
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -33,10 +34,15 @@ import tempfile
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; downloads are still atomic, maybe duplicated
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MOBY_URL",
@@ -137,10 +143,45 @@ def moby_path(
     return cached
 
 
+@contextlib.contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory`` itself, so no lock file is left behind.
+
+    The kernel drops the lock when its holder exits, even when killed. Where ``flock`` is
+    missing or refused (Windows, some network file systems) this does not lock: the
+    download stays atomic, only several processes may fetch the file at once.
+    """
+    fd = None
+    if fcntl is not None:
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            if fd is not None:
+                os.close(fd)
+            fd = None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
 def _download(url: str, dest: Path, sha256: str, timeout: float) -> None:
+    """Download ``dest`` once, however many processes ask at the same time: one fetches
+    while the others wait for it, then find the file and use it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(dest.parent):
+        if dest.is_file():  # fetched by another process while this one waited
+            return
+        for stale in dest.parent.glob(f".{dest.name}.*.part"):
+            stale.unlink(missing_ok=True)  # left by a killed download: nobody writes it now
+        _fetch(url, dest, sha256, timeout)
+
+
+def _fetch(url: str, dest: Path, sha256: str, timeout: float) -> None:
     """Fetch ``url`` into a temp file beside ``dest``, verify it, then rename it into place,
     so an interrupted or bad download never leaves a file that later runs would trust."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:

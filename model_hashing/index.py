@@ -25,6 +25,9 @@ from model_hashing.graph import OP_INDEX, onnx_to_graph, total_flops, total_para
 from model_hashing.methods import DEFAULT_METHOD, HashMethod, MethodKey, make_method
 from model_hashing.zoo import classification_models, export_zoo_model
 
+#: Seconds a write waits for another process's transaction on the same index file.
+BUSY_TIMEOUT_S = 60.0
+
 
 def default_dir() -> Path:
     """``<hash_envs cache>/model_hashing`` (``$HASH_ENVS_CACHE`` moves it)."""
@@ -117,22 +120,33 @@ class ModelHashIndex:
         self.path = Path(path) if path else default_db()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path)
+            # Several processes may use one index: a writer waits up to BUSY_TIMEOUT_S for
+            # another's transaction instead of failing with "database is locked".
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            if self._missing_columns() == []:  # an up-to-date index is only read here
+                return
             with self.conn:
+                # One writer at a time re-checks and creates / migrates, so two processes
+                # opening a new or an old index at once do not both CREATE or ALTER it.
+                self.conn.execute("BEGIN IMMEDIATE")
                 self.conn.execute(
                     "CREATE TABLE IF NOT EXISTS models ("
                     "name TEXT PRIMARY KEY, n_bits INTEGER NOT NULL, code TEXT NOT NULL, "
                     "meta TEXT NOT NULL, method TEXT NOT NULL, version TEXT NOT NULL)"
                 )
-                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(models)")}
-                for column, default in (("method", "hnn"), ("version", "unknown")):
-                    if column not in columns:
-                        self.conn.execute(
-                            f"ALTER TABLE models ADD COLUMN {column} TEXT NOT NULL "
-                            f"DEFAULT '{default}'"
-                        )
+                for column, default in self._missing_columns() or []:
+                    self.conn.execute(
+                        f"ALTER TABLE models ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'"
+                    )
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path} is not a model-hash database ({err})") from None
+
+    def _missing_columns(self) -> list[tuple[str, str]] | None:
+        """``(column, default)`` of the columns an older index lacks; None without a table."""
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(models)")}
+        if not columns:
+            return None
+        return [(c, d) for c, d in (("method", "hnn"), ("version", "unknown")) if c not in columns]
 
     def method_key(self) -> MethodKey | None:
         """The method of the stored codes (None while empty); ValueError if the file holds
@@ -164,16 +178,19 @@ class ModelHashIndex:
     def add_many(
         self, entries: Sequence[tuple[str, np.ndarray, dict]], key: MethodKey | None = None
     ) -> None:
-        """Store ``(name, code, meta)`` entries in one transaction: all or none."""
+        """Store ``(name, code, meta)`` entries in one transaction: all or none.
+
+        The method check and the insert share one write transaction, so two processes
+        adding codes of different methods to an empty index cannot both succeed."""
         rows = []
+        keys = []
         for name, code, meta in entries:
             entry_key = key or MethodKey(
                 meta.get("method", "hnn"), meta.get("version", "unknown"), len(code)
             )
             if entry_key.n_bits != len(code):
                 raise ValueError(f"{name}: code of {len(code)} bits, method says {entry_key}")
-            self.check_method(entry_key, "add")
-            if rows and rows[-1][-2:] != (entry_key.method, entry_key.version):
+            if keys and keys[-1] != entry_key:
                 raise ValueError("entries of one add must come from one method")
             rows.append(
                 (
@@ -185,7 +202,11 @@ class ModelHashIndex:
                     entry_key.version,
                 )
             )
+            keys.append(entry_key)
         with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")  # holds the write lock from the check on
+            if keys:
+                self.check_method(keys[0], "add")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO models (name, n_bits, code, meta, method, version) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
