@@ -194,6 +194,12 @@ def _fit(z: torch.Tensor, labels: torch.Tensor, n_bits: int, steps: int, config:
             yield step, model
 
 
+#: The candidates of the inner validation: learning rate x pull toward the default.
+CANDIDATES: tuple[SketchHashConfig, ...] = tuple(
+    SketchHashConfig(lr=lr, anchor=anchor) for lr in (1e-3, 3e-3) for anchor in (1e-3, 1e-1)
+)
+
+
 def train_sketch_hash(
     z: np.ndarray,
     labels: np.ndarray,
@@ -201,17 +207,19 @@ def train_sketch_hash(
     val_groups: Sequence[str],
     n_bits: int,
     k: int,
-    config: SketchHashConfig | None = None,
+    candidates: Sequence[SketchHashConfig] = CANDIDATES,
+    seed: int = 0,
 ) -> tuple[SketchHash, dict]:
-    """Choose the step count on an inner validation split, then retrain on everything.
+    """Choose the configuration and step count on an inner validation split, then retrain
+    on everything.
 
     ``z``: sketches of the training graphs; ``labels``: their source models; ``groups``:
     their family (or any grouping); ``val_groups``: the groups whose graphs are the inner
-    validation queries (leave-one-out F1@k against all training graphs, the network
-    trained on the other groups only). Returns the model and
-    ``{"steps", "val_f1" (per candidate step), "val_queries"}``.
+    validation queries (leave-one-out F1@k, then mAP, against all training graphs, the
+    network trained on the other groups only). Ties go to fewer steps, so the default's
+    codes (step 0) are kept unless training beats them. Returns the model and
+    ``{"steps", "config", "val" (F1 and mAP per candidate and step), "val_queries"}``.
     """
-    config = config or SketchHashConfig()
     z_t = torch.as_tensor(np.asarray(z), dtype=torch.float32)
     labels_t = torch.as_tensor(np.asarray(labels))
     val = np.array([grp in set(val_groups) for grp in groups], dtype=bool)
@@ -219,17 +227,27 @@ def train_sketch_hash(
         raise ValueError("the inner validation needs training and validation graphs")
     fit = np.flatnonzero(~val)
     queries = np.flatnonzero(val)
-    scores: dict[int, float] = {}
-    for step, model in _fit(z_t[fit], labels_t[fit], n_bits, config.max_steps, config):
-        codes = model.codes(z_t)
-        scores[step] = leave_one_out_metrics(codes, labels, queries, k, config.seed)["f1"]
-    best = max(scores, key=lambda s: (scores[s], -s))  # ties: fewer steps
+    scores: dict[tuple[int, int], tuple[float, float]] = {}
+    for c, config in enumerate(candidates):
+        config = SketchHashConfig(**{**vars(config), "seed": seed})
+        for step, model in _fit(z_t[fit], labels_t[fit], n_bits, config.max_steps, config):
+            if step == 0 and c > 0:
+                continue  # the same untrained codes for every candidate
+            m = leave_one_out_metrics(model.codes(z_t), labels, queries, k, seed)
+            scores[(c, step)] = (m["f1"], m["map"])
+    best_c, best_step = max(scores, key=lambda cs: (*scores[cs], -cs[1], -cs[0]))
+    best = SketchHashConfig(**{**vars(candidates[best_c]), "seed": seed})
     final = None
-    for step, model in _fit(z_t, labels_t, n_bits, best, config):
+    for step, model in _fit(z_t, labels_t, n_bits, best_step, best):
         final = model
-        if step == best:
+        if step == best_step:
             break
-    return final, {"steps": best, "val_f1": scores, "val_queries": int(len(queries))}
+    return final, {
+        "steps": best_step,
+        "config": vars(best),
+        "val": {f"{c}:{s}": list(v) for (c, s), v in scores.items()},
+        "val_queries": int(len(queries)),
+    }
 
 
 def cached_zoo_onnx(name: str, root=None):
@@ -277,7 +295,7 @@ def learned_eval(
     split_seeds: Sequence[int] = (0, 1, 2),
     held_out_fraction: float = 0.25,
     dim: int = 256,
-    config: SketchHashConfig | None = None,
+    candidates: Sequence[SketchHashConfig] = CANDIDATES,
     seed: int = 0,
     root=None,
 ) -> dict:
@@ -308,7 +326,6 @@ def learned_eval(
     from model_hashing.zoo_eval import choose_held_out, held_out_split
 
     torch.set_num_threads(1)
-    config = config or SketchHashConfig(seed=seed)
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +374,8 @@ def learned_eval(
                 val_families,
                 q,
                 k_zoo,
-                config,
+                candidates,
+                seed,
             )
             seconds = time.perf_counter() - t0
             train_seconds += seconds
@@ -369,7 +387,8 @@ def learned_eval(
                     "seconds": seconds,
                     "steps": info["steps"],
                     "val_families": list(val_families),
-                    "val_f1": info["val_f1"],
+                    "config": info["config"],
+                    "val": info["val"],
                 }
             )
             for method, codes in (
@@ -418,7 +437,7 @@ def learned_eval(
         groups = ["val" if i in val_pick else "fit" for i in range(len(train_idx))]
         t0 = time.perf_counter()
         model, info = train_sketch_hash(
-            z_paper[train_idx], paper_labels[train_idx], groups, ["val"], q, 10, config
+            z_paper[train_idx], paper_labels[train_idx], groups, ["val"], q, 10, candidates, seed
         )
         seconds = time.perf_counter() - t0
         train_seconds += seconds
@@ -428,7 +447,8 @@ def learned_eval(
                 "q": q,
                 "seconds": seconds,
                 "steps": info["steps"],
-                "val_f1": info["val_f1"],
+                "config": info["config"],
+                "val": info["val"],
             }
         )
         ophist_paper = np.stack([OpHistSimHash(q).hash_graph(g) for g in paper_graphs])
@@ -478,7 +498,7 @@ def learned_eval(
             "held_out_fraction": held_out_fraction,
             "dim": dim,
             "groups": list(GROUPS),
-            "config": vars(config),
+            "candidates": [vars(c) for c in candidates],
             "seed": seed,
         },
         "rows": rows,

@@ -1,0 +1,129 @@
+"""The learned sketch hash: it starts from the default's codes, its loss, its training
+and inner validation, and the side-by-side evaluation on a tiny zoo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model_hashing.graph import canonicalize, merge_layers
+from model_hashing.learned import (
+    SketchHash,
+    SketchHashConfig,
+    contrastive_loss,
+    graph_sketch,
+    group_features,
+    learned_eval,
+    learned_markdown,
+    train_sketch_hash,
+)
+from model_hashing.methods import OpHistSimHash
+from model_hashing.zoo import zoo_graph
+
+
+@pytest.fixture(scope="module")
+def graphs() -> list:
+    return [
+        merge_layers(canonicalize(zoo_graph(name, merged=False)))
+        for name in ("squeezenet1_1", "alexnet")
+    ]
+
+
+@pytest.mark.parametrize("q", [16, 32, 64])
+def test_untrained_codes_are_the_defaults(graphs, q: int) -> None:
+    z = np.stack([graph_sketch(group_features(g), q, dim=64) for g in graphs])
+    assert z.shape == (2, q + 64 * 7)
+    codes = SketchHash(z.shape[1], q).codes(z)
+    assert np.array_equal(codes, np.stack([OpHistSimHash(q).hash_graph(g) for g in graphs]))
+    assert not np.array_equal(codes[0], codes[1])
+
+
+def test_features_of_a_graph(graphs) -> None:
+    g = graphs[0]
+    f = group_features(g)
+    assert sum(f["op"].values()) == g.number_of_nodes()
+    assert sum(f["edge"].values()) == sum(f["op-edge"].values()) == g.number_of_edges()
+    assert f["label"] == f["ophist"] and len(f["op"]) < len(f["label"])
+    # every group and the ±1 vectors are deterministic
+    assert np.array_equal(graph_sketch(f, 32, dim=100), graph_sketch(f, 32, dim=100))
+
+
+def test_contrastive_loss_prefers_codes_that_keep_models_together() -> None:
+    labels = torch.tensor([0, 0, 1, 1])
+    a, b = torch.ones(8), -torch.ones(8)
+    together = torch.stack([a, a, b, b])
+    mixed = torch.stack([a, b, a, b])
+    assert contrastive_loss(together, labels, 0.1) < contrastive_loss(mixed, labels, 0.1)
+
+
+def synthetic(seed: int, n_models: int = 12, copies: int = 4, q: int = 8, dim: int = 24):
+    """Sketches whose first (default) block is noise and whose later block holds the
+    model: only a trained projection can retrieve the copies."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_models, dim))
+    labels = np.repeat(np.arange(n_models), copies)
+    z = np.concatenate(
+        [
+            rng.standard_normal((len(labels), q)) * 3.0,
+            centres[labels] + 0.2 * rng.standard_normal((len(labels), dim)),
+        ],
+        axis=1,
+    )
+    groups = [f"g{m % 3}" for m in labels]
+    return z, labels, groups
+
+
+def test_training_beats_the_start_where_the_start_is_noise() -> None:
+    z, labels, groups = synthetic(0)
+    candidates = (SketchHashConfig(lr=3e-2, anchor=1e-3, max_steps=200, eval_every=50),)
+    model, info = train_sketch_hash(z, labels, groups, ["g0"], 8, 3, candidates)
+    assert info["steps"] > 0 and info["val"]["0:0"][0] < max(v[0] for v in info["val"].values())
+    # new models (another draw, same generator of sketches) are retrieved better too
+    from model_hashing.retrieval import leave_one_out_metrics
+
+    z2, labels2, _ = synthetic(1)
+    start = SketchHash(z2.shape[1], 8).codes(z2)
+    queries = np.arange(len(labels2))
+    before = leave_one_out_metrics(start, labels2, queries, 3)["f1"]
+    after = leave_one_out_metrics(model.codes(z2), labels2, queries, 3)["f1"]
+    assert after > before + 0.2
+    with pytest.raises(ValueError, match="inner validation"):
+        train_sketch_hash(z, labels, groups, ["nothing"], 8, 3, candidates)
+
+
+def test_learned_eval_on_a_tiny_zoo(tmp_path) -> None:
+    zoo = {
+        "squeezenet1_0": "squeezenet",
+        "squeezenet1_1": "squeezenet",
+        "mnasnet0_5": "mnasnet",
+        "mnasnet0_75": "mnasnet",
+        "alexnet": "alexnet",
+    }
+    candidates = (SketchHashConfig(max_steps=20, eval_every=10),)
+    result = learned_eval(
+        tmp_path / "out",
+        zoo_models_=zoo,
+        paper_models=["squeezenet1_1", "alexnet", "mnasnet0_5"],
+        n_aug=2,
+        paper_n_aug=4,
+        q_values=(16,),
+        split_seeds=(0,),
+        held_out_fraction=0.3,
+        dim=32,
+        candidates=candidates,
+        root=tmp_path / "zoo",
+    )
+    assert (tmp_path / "zoo" / "raw" / "alexnet.onnx").exists()  # exported once, cached
+    rows = result["rows"]
+    assert {(r["protocol"], r["method"]) for r in rows} == {
+        (p, m) for p in ("held-out", "paper") for m in ("OpHist-SimHash", "Learned sketch")
+    }
+    for r in rows:
+        assert 0.0 <= r["f1"] <= 1.0 and 0.0 < r["roc_auc"] <= 1.0
+    saved = json.loads((tmp_path / "out" / "learned.json").read_text())
+    assert saved["rows"] == rows and saved["protocol"]["paper_train"] == 12
+    text = learned_markdown(result)
+    assert "| paper (k = 10) | OpHist-SimHash | 16 |" in text and "Wall time" in text
