@@ -1,8 +1,10 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
+# `make demo` installs only the core package (seconds); test/bench/lint/docs install everything.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CORE_STAMP := $(VENV)/.installed-core
 
 # Point tests and demos at the shared Moby word list when it sits beside the checkout.
 MOBY_SHARED := $(abspath ../shared/data/moby/words.zip)
@@ -10,7 +12,7 @@ ifneq ($(wildcard $(MOBY_SHARED)),)
 export HASH_ENVS_MOBY ?= $(MOBY_SHARED)
 endif
 
-.PHONY: install test demo bench bench-sac lint clean
+.PHONY: install install-core test demo docs bench bench-sac lint clean
 
 install: $(STAMP)
 
@@ -18,13 +20,27 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -c constraints.txt -e ".[all,test,docs]"
-	touch $(STAMP)
+	touch $(STAMP) $(CORE_STAMP)
+
+# The core package alone: environments, tasks, classical hashes, the leaderboard.
+install-core: $(CORE_STAMP)
+
+$(CORE_STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -c constraints.txt -e .
+	touch $(CORE_STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-demo: $(STAMP)
+demo: $(CORE_STAMP)
 	$(VENV)/bin/hash-envs leaderboard --quick --out results/leaderboard
+
+# The documentation site in site/: generated env and API pages, then a strict build
+# (every warning is an error).
+docs: $(STAMP)
+	$(PY) docs/gen_env_pages.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # Speed and quality benchmarks (minutes, not unit tests); each writes JSON + Markdown.
 # `make bench-sac` compares our discrete SAC with Tianshou's (installs the sac-bench extra).
@@ -47,4 +63,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache site docs/generated
