@@ -47,8 +47,10 @@ ROOT = DOCS.parent
 OUT = DOCS / "generated"
 NAMESPACE = "hash_envs/"
 API_PACKAGES = ("hash_envs", "agents", "baselines", "encoders", "model_hashing")
-#: Random steps before the picture: half an episode, so the table is half full.
+#: Seeded random steps before the picture: half an episode (the table half full), at most
+#: ``RENDER_MAX_STEPS`` (the factorised whole-Moby tier would take half a minute).
 RENDER_SEED = 0
+RENDER_MAX_STEPS = 50_000
 NEEDS_MOBY = "needs the Moby list (set `HASH_ENVS_MOBY` to its `words.zip`)"
 _ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|attr|data|exc|obj|const):`~?([^`]+)`")
 
@@ -193,11 +195,12 @@ def references_md(task: Task, ctx: Context) -> str:
 
 
 def render_picture(env: gym.Env, path: Path) -> int:
-    """Seeded uniformly random steps through half an episode, then the ``rgb_array``
-    picture written to ``path``; returns the steps taken."""
+    """Seeded uniformly random steps through half an episode (at most
+    :data:`RENDER_MAX_STEPS`), then the ``rgb_array`` picture written to ``path``; returns
+    the steps taken."""
     base = env.unwrapped  # stepped directly: the checking wrappers triple the time
     env.reset(seed=RENDER_SEED)
-    steps = max(1, base.n_words // 2)
+    steps = max(1, min(base.n_words // 2, RENDER_MAX_STEPS))
     rng = np.random.default_rng(RENDER_SEED)
     space = env.action_space
     if isinstance(space, spaces.Discrete):
