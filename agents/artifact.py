@@ -20,7 +20,7 @@ import onnx
 import onnxruntime as ort
 
 from hash_envs.encoding import WordEncoder
-from hash_envs.hashing import HashFunction
+from hash_envs.hashing import ArtifactError, HashFunction
 
 __all__ = ["ArtifactError", "FORMAT", "OnnxHash", "load_hash", "stamp_metadata"]
 
@@ -29,20 +29,24 @@ _PREFIX = "hash_envs."
 _REQUIRED = ("format", "encoding", "max_len", "n_bins", "size_bytes", "name", "graph_sha256")
 
 
-class ArtifactError(ValueError):
-    """The file is not a valid hash-envs hash artifact (foreign, damaged, or unreadable)."""
-
-
 def _graph_digest(model: onnx.ModelProto) -> str:
     return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
 
 
+def _metadata_digest(meta: Mapping[str, str]) -> str:
+    """SHA-256 of the metadata entries (all but this digest's own), in key order."""
+    entries = sorted((k, v) for k, v in meta.items() if k != "metadata_sha256")
+    return hashlib.sha256(json.dumps(entries).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def stamp_metadata(model: onnx.ModelProto, metadata: Mapping[str, Any]) -> None:
-    """Write ``metadata`` (plus the format tag and the graph checksum) into ``model``."""
+    """Write ``metadata`` (plus the format tag, the graph checksum and a checksum of the
+    metadata itself) into ``model``."""
     entries = {"format": FORMAT, **metadata, "graph_sha256": _graph_digest(model)}
+    texts = {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
+    texts["metadata_sha256"] = _metadata_digest(texts)
     del model.metadata_props[:]
-    for key, value in entries.items():
-        text = value if isinstance(value, str) else json.dumps(value)
+    for key, text in texts.items():
         model.metadata_props.add(key=_PREFIX + key, value=text)
 
 
@@ -67,6 +71,16 @@ def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, str]]:
         raise ArtifactError(f"{path} lacks the metadata {missing}")
     if _graph_digest(model) != meta["graph_sha256"]:
         raise ArtifactError(f"{path} is damaged: its graph does not match its SHA-256 checksum")
+    # Artifacts written before the metadata had its own checksum are read without it.
+    if "metadata_sha256" in meta and _metadata_digest(meta) != meta["metadata_sha256"]:
+        raise ArtifactError(f"{path} is damaged: its metadata does not match its SHA-256 checksum")
+    try:
+        n_bins, max_len, size = (int(meta[k]) for k in ("n_bins", "max_len", "size_bytes"))
+        WordEncoder(meta["encoding"], max_len)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise ArtifactError(f"{path} is damaged: bad metadata ({err})") from None
+    if n_bins < 1 or size < 0:
+        raise ArtifactError(f"{path} is damaged: n_bins={n_bins}, size_bytes={size}")
     return model, meta
 
 

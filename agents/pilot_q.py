@@ -70,6 +70,7 @@ import hashlib
 import math
 import struct
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -78,7 +79,8 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from hash_envs.hashing import HashFunction
+from hash_envs.encoding import utf8
+from hash_envs.hashing import ArtifactError, HashFunction
 
 __all__ = [
     "EpisodeStats",
@@ -107,7 +109,7 @@ _UINT64 = np.uint64
 def word_hashes(words: Iterable[str], seed: int) -> np.ndarray:
     """``(n, 2)`` uint64: the little-endian halves of each word's seeded XXH3-128 of its
     UTF-8 bytes; column 0 picks the bucket, column 1 the slot."""
-    raw = b"".join(map(xxhash.xxh3_128_digest, map(str.encode, words), repeat(seed)))
+    raw = b"".join(map(xxhash.xxh3_128_digest, map(utf8, words), repeat(seed)))
     return np.frombuffer(raw, dtype="<u8").reshape(-1, 2).astype(_UINT64, copy=False)
 
 
@@ -343,41 +345,41 @@ def _npz_format(path: Path) -> str:
     try:
         with np.load(path, allow_pickle=False) as data:
             return str(data["format"]) if "format" in data.files else ""
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return ""
 
 
 def load_pilot_hash(path: str | Path) -> PilotHash:
     """Read a :meth:`PilotHash.save` file; a damaged, foreign or format-1 file raises
-    ``ValueError``."""
+    :class:`~hash_envs.hashing.ArtifactError` (a ``ValueError``)."""
     path = Path(path)
     try:
         blob = path.read_bytes()
     except OSError as err:
-        raise ValueError(f"{path} is not a pilot-hash file: {err}") from None
+        raise ArtifactError(f"{path} is not a pilot-hash file: {err}") from None
     if not blob.startswith(_MAGIC):
         if blob.startswith(b"PK") and _npz_format(path) == "hash-envs/pilot-hash/1":
-            raise ValueError(
+            raise ArtifactError(
                 f"{path} is a format-1 pilot-hash file (uniform buckets, modulo reduction, "
                 "no remap); this version reads format 2 only: retrain it"
             )
-        raise ValueError(f"{path} is not a pilot-hash file (format 2 expected)")
+        raise ArtifactError(f"{path} is not a pilot-hash file (format 2 expected)")
     if len(blob) < _HEADER:
-        raise ValueError(f"{path} is damaged: shorter than its header")
+        raise ArtifactError(f"{path} is damaged: shorter than its header")
     head, digest, body = (
         blob[: _HEADER - _DIGEST],
         blob[_HEADER - _DIGEST : _HEADER],
         blob[_HEADER:],
     )
     if hashlib.sha256(head + body).digest() != digest:
-        raise ValueError(f"{path} is damaged: its checksum does not match its contents")
+        raise ArtifactError(f"{path} is damaged: its checksum does not match its contents")
     n_bins, n_slots, n_buckets, seed, width, n_exc, value_bits, low_bits = _FIELDS.unpack(
         head[len(_MAGIC) :]
     )
     sizes = _pilot_sizes(n_buckets, width, n_exc, value_bits)
     sizes += _monotone_sizes(n_slots - n_bins, n_bins, low_bits)
     if sum(sizes) != len(body):
-        raise ValueError(f"{path} is damaged: {len(body)} bytes of data, {sum(sizes)} expected")
+        raise ArtifactError(f"{path} is damaged: {len(body)} bytes of data, {sum(sizes)} expected")
     raw = np.frombuffer(body, np.uint8)
     arrays = np.split(raw, np.cumsum(sizes)[:-1])
     pilots = decode_pilots(n_buckets, width, n_exc, value_bits, arrays[:3])

@@ -16,6 +16,7 @@ when used; without them :func:`missing` says which to install.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -29,12 +30,46 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from hash_envs.hashing import HashFunction
+from hash_envs.encoding import utf8
+from hash_envs.hashing import ArtifactError, HashFunction
 
 __all__ = ["BBHash", "PhobicHash", "load_bbhash", "load_phobic", "missing"]
 
-_BB_MAGIC = b"BBHASH\x00\x01"
+# Both files are magic, SHA-256 of the rest, then the rest: neither library checks its
+# own serialisation, and bbhash's C++ reader trusts the sizes it reads (a flipped bit
+# there hangs or exhausts memory), so nothing reaches a library unverified.
+_BB_MAGIC = b"BBHASH\x00\x02"  # format 1 (b"BBHASH\x00\x01") had no checksum
 _BB_HEADER = struct.Struct("<2Q")  # n_bins, seed
+_PHOBIC_MAGIC = b"PHOBIC\x00\x01"
+_DIGEST = 32
+
+
+def _seal(magic: bytes, payload: bytes) -> bytes:
+    return magic + hashlib.sha256(payload).digest() + payload
+
+
+def _unseal(path: str | Path, magic: bytes, kind: str) -> bytes:
+    """The payload of a :func:`_seal` file, or :class:`ArtifactError` naming ``path``."""
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as err:
+        raise ArtifactError(f"{path} is not a {kind} file: {err}") from None
+    if not blob.startswith(magic[:-1]):
+        raise ArtifactError(f"{path} is not a {kind} file")
+    if not blob.startswith(magic):
+        raise ArtifactError(
+            f"{path} is a {kind} file of another format version (this one reads "
+            f"{magic[-1]}, with a checksum): rebuild it"
+        )
+    digest, payload = blob[len(magic) : len(magic) + _DIGEST], blob[len(magic) + _DIGEST :]
+    if len(digest) < _DIGEST or hashlib.sha256(payload).digest() != digest:
+        raise ArtifactError(f"{path} is damaged: its checksum does not match its contents")
+    return payload
+
+
+def _keys(words: Iterable[str]) -> list[bytes]:
+    """Words as the UTF-8 bytes every hash here reads (lone surrogates passed through)."""
+    return [utf8(w) for w in words]
 
 
 def missing() -> list[str]:
@@ -50,14 +85,16 @@ def _require(name: str) -> Any:
 
 
 class PhobicHash(HashFunction):
-    """A built ``phobic`` PHF; ``size_bytes`` is its serialised blob (``to_bytes``)."""
+    """A built ``phobic`` PHF; ``size_bytes`` is the saved file: its serialised blob
+    (``to_bytes``) behind a magic and a SHA-256. Keys are the words' UTF-8 bytes
+    (phobic hashes a ``str`` as exactly those), so lone surrogates are keys too."""
 
     name = "phobic"
 
     def __init__(self, phf: Any) -> None:
         super().__init__(phf.range_size)
         self.phf = phf
-        self._blob_size = len(phf.to_bytes())
+        self._blob_size = len(_PHOBIC_MAGIC) + _DIGEST + len(phf.to_bytes())
 
     @classmethod
     def build(
@@ -68,7 +105,7 @@ class PhobicHash(HashFunction):
         ``log2`` of the keys per shard, fails to build at load factor 1)."""
         phobic = _require("phobic")
         phf = phobic.build(
-            list(words),
+            _keys(words),
             load_factor=load_factor,
             bucket_size=bucket_size,
             seed=seed,
@@ -81,27 +118,28 @@ class PhobicHash(HashFunction):
         return self._blob_size
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
-        return np.asarray(self.phf.lookup(list(words), num_threads=1), dtype=np.int64)
+        return np.asarray(self.phf.lookup(_keys(words), num_threads=1), dtype=np.int64)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_bytes(self.phf.to_bytes())
+        path.write_bytes(_seal(_PHOBIC_MAGIC, self.phf.to_bytes()))
         return path
 
 
 def load_phobic(path: str | Path) -> PhobicHash:
     """Read a :meth:`PhobicHash.save` file (the ``.phobic`` artifact loader)."""
     phobic = _require("phobic")
+    payload = _unseal(path, _PHOBIC_MAGIC, "phobic")
     try:
-        return PhobicHash(phobic.from_bytes(Path(path).read_bytes()))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a phobic file: {err}") from None
+        return PhobicHash(phobic.from_bytes(payload))
+    except ValueError as err:
+        raise ArtifactError(f"{path} is not a phobic file: {err}") from None
 
 
 class BBHash(HashFunction):
     """A built ``bbhash`` MPHF over seeded XXH3-64 word hashes; ``size_bytes`` is the
-    saved file (``bbhash``'s own file plus a 24-byte header). A word outside the key
-    set gets bbhash's not-found value modulo ``n_bins``."""
+    saved file (``bbhash``'s own file plus a 56-byte header with its SHA-256). A word
+    outside the key set gets bbhash's not-found value modulo ``n_bins``."""
 
     name = "bbhash"
 
@@ -111,7 +149,7 @@ class BBHash(HashFunction):
 
     @staticmethod
     def key_hashes(words: Iterable[str], seed: int) -> np.ndarray:
-        raw = b"".join(map(xxhash.xxh3_64_digest, map(str.encode, words), repeat(seed)))
+        raw = b"".join(map(xxhash.xxh3_64_digest, map(utf8, words), repeat(seed)))
         return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
 
     @classmethod
@@ -124,7 +162,7 @@ class BBHash(HashFunction):
 
     @property
     def size_bytes(self) -> int:
-        return len(_BB_MAGIC) + _BB_HEADER.size + len(self._blob)
+        return len(_BB_MAGIC) + _DIGEST + _BB_HEADER.size + len(self._blob)
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
         bins = np.asarray(self.mphf.lookup_many(self.key_hashes(words, self.seed)))
@@ -132,7 +170,7 @@ class BBHash(HashFunction):
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_bytes(_BB_MAGIC + _BB_HEADER.pack(self.n_bins, self.seed) + self._blob)
+        path.write_bytes(_seal(_BB_MAGIC, _BB_HEADER.pack(self.n_bins, self.seed) + self._blob))
         return path
 
 
@@ -147,13 +185,12 @@ def _bbhash_bytes(mphf: Any) -> bytes:
 def load_bbhash(path: str | Path) -> BBHash:
     """Read a :meth:`BBHash.save` file (the ``.bbhash`` artifact loader)."""
     bbhash = _require("bbhash")
-    blob = Path(path).read_bytes()
-    head = len(_BB_MAGIC) + _BB_HEADER.size
-    if not blob.startswith(_BB_MAGIC) or len(blob) <= head:
-        raise ValueError(f"{path} is not a bbhash file")
-    n_bins, seed = _BB_HEADER.unpack(blob[len(_BB_MAGIC) : head])
+    payload = _unseal(path, _BB_MAGIC, "bbhash")
+    if len(payload) <= _BB_HEADER.size:
+        raise ArtifactError(f"{path} is damaged: shorter than its header")
+    (n_bins, seed), blob = _BB_HEADER.unpack(payload[: _BB_HEADER.size]), payload[_BB_HEADER.size :]
     with tempfile.TemporaryDirectory() as tmp:
         name = os.path.join(tmp, "mphf")
-        Path(name).write_bytes(blob[head:])
+        Path(name).write_bytes(blob)
         mphf = bbhash.load_mphf(name)
-    return BBHash(mphf, n_bins, seed, blob[head:])
+    return BBHash(mphf, n_bins, seed, blob)

@@ -302,7 +302,19 @@ def _read_zip(path: Path) -> bytes:
                     f"{path} must hold words.txt or exactly one .txt word list; it holds {found}"
                 )
             return zf.read(members[0])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+    except CorpusError:
+        raise
+    # A damaged header can also claim an unknown version, method or encryption
+    # (NotImplementedError, RuntimeError) or a bad deflate stream (OSError).
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        zlib.error,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+    ) as exc:
         raise CorpusError(f"{path} is not a valid zip file ({exc}); replace it") from exc
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from hash_envs.lazy import missing_extra
 
 __all__ = [
+    "ArtifactError",
     "HashFunction",
     "HashFactory",
     "ENTRY_POINT_GROUP",
@@ -34,6 +35,12 @@ ENTRY_POINT_GROUP = "hash_envs.hash_functions"
 #: Entry points named by a file suffix (e.g. ``.onnx``) whose object loads a trained
 #: hash function from such a file: ``(path) -> HashFunction``.
 ARTIFACT_ENTRY_POINT_GROUP = "hash_envs.artifact_loaders"
+
+
+class ArtifactError(ValueError):
+    """A file is not a valid hash artifact of its kind: foreign, truncated, damaged or
+    unreadable. The message names the file. Every ``hash_envs.artifact_loaders`` loader
+    raises it (``agents.ArtifactError`` is this class)."""
 
 
 class HashFunction(abc.ABC):
@@ -132,9 +139,9 @@ def load_artifact(path: str | Path) -> HashFunction:
     loaders = {ep.name: ep for ep in entry_points(group=ARTIFACT_ENTRY_POINT_GROUP)}
     if path.suffix not in loaders:
         known = ", ".join(sorted(loaders)) or "none"
-        raise ValueError(f"no loader for {path.suffix!r} files (known: {known})")
+        raise ArtifactError(f"{path}: no loader for {path.suffix!r} files (known: {known})")
     if not path.is_file():
-        raise ValueError(f"hash artifact {path} does not exist")
+        raise ArtifactError(f"hash artifact {path} does not exist")
     try:
         loader = loaders[path.suffix].load()
     except ImportError as err:

@@ -32,6 +32,13 @@ _GRAPH_NAMES = (
     "total_params",
 )
 
+
+class ModelHashError(ValueError):
+    """A model-hash file (an HNN-Net checkpoint, an index database) is foreign, truncated,
+    damaged or unreadable; the message names the file."""
+
+
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__, dict.fromkeys(_GRAPH_NAMES, "model_hashing.graph"), extra="graph"
 )
+__all__.append("ModelHashError")  # defined here, not lazily (also listed by dir())

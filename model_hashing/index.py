@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_hashing import ModelHashError
 from model_hashing.graph import OP_INDEX, onnx_to_graph, total_flops, total_params
 from model_hashing.methods import DEFAULT_METHOD, HashMethod, MethodKey, make_method
 from model_hashing.zoo import classification_models, export_zoo_model
@@ -139,7 +140,7 @@ class ModelHashIndex:
                         f"ALTER TABLE models ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'"
                     )
         except sqlite3.DatabaseError as err:
-            raise ValueError(f"{self.path} is not a model-hash database ({err})") from None
+            raise ModelHashError(f"{self.path} is not a model-hash database ({err})") from None
 
     def _missing_columns(self) -> list[tuple[str, str]] | None:
         """``(column, default)`` of the columns an older index lacks; None without a table."""

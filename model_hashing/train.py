@@ -19,6 +19,7 @@ pairs that a uniform draw would rarely contain.
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Batch, Data
 
+from model_hashing import ModelHashError
 from model_hashing.nn import HNNNet
 
 
@@ -168,16 +170,30 @@ def save_checkpoint(
     )
 
 
+def _check_zip(path: Path) -> None:
+    """A checkpoint is a zip whose members carry CRC-32s, which ``torch.load`` does not
+    check: verify them, so a flipped bit is an error instead of a silently different net."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        raise ModelHashError(f"{path} is not an HNN-Net checkpoint ({err})") from None
+    if bad is not None:
+        raise ModelHashError(f"{path} is damaged: the CRC-32 of its member {bad!r} is wrong")
+
+
 def load_checkpoint(path: str | Path) -> tuple[HNNNet, dict]:
-    """``(net in eval mode, metadata)``; ValueError if the file is not an HNN-Net checkpoint."""
+    """``(net in eval mode, metadata)``; :class:`~model_hashing.ModelHashError` (a
+    ``ValueError``) if the file is not an intact HNN-Net checkpoint."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no HNN-Net checkpoint at {path}")
+        raise ModelHashError(f"no HNN-Net checkpoint at {path}")
+    _check_zip(path)
     try:
         payload = torch.load(path, weights_only=True)
         meta = {k: payload[k] for k in ("in_dim", "classes", "merged", "config")}
         net = HNNNet(meta["in_dim"], meta["config"]["n_bits"], len(meta["classes"]))
         net.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise ValueError(f"{path} is not an HNN-Net checkpoint ({err})") from None
+    except Exception as err:  # torch.load raises many unrelated types on damaged files
+        raise ModelHashError(f"{path} is not an HNN-Net checkpoint ({err})") from None
     return net.eval(), meta
