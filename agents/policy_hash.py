@@ -182,13 +182,17 @@ class FastScorer:
     quantile (else :meth:`for_network` returns ``None`` and the reference is used).
 
     :meth:`hash_words` is the fast path from words: the batch's UTF-8 bytes in one buffer
-    (:func:`hash_envs.encoding.utf8_batch`, no per-word Python loop), the first layer as
-    one ``embedding_bag`` over a ``(256 * max_len + 1, width)`` float32 table indexed by
-    ``256 * position + byte`` (for ``codepoints`` inputs the table holds each column
-    times the byte's code point value; both encodings pad with the same tail), then the
-    other layers in blocks of :attr:`block` words, so their activations stay in the CPU
-    caches. Words longer than ``max_len`` (XOR-folded) take the encoded-input path
-    (:meth:`bins`), whose bins are the same.
+    (:func:`hash_envs.encoding.utf8_batch`, no per-word Python loop); the first layer as
+    one ``embedding_bag`` over a float32 table whose row ``256 * position + byte`` is the
+    byte's column (for ``codepoints`` inputs: the column times the byte's code point
+    value), each word's bag being its bytes plus one *tail* row (bias and padding
+    columns, by length); the other layers in blocks of :attr:`block` words, so that
+    their activations stay in the CPU caches, the output layer transposed so that each
+    head's max and top-two test run across words (vectorised) rather than along short
+    rows. Words longer than ``max_len`` (XOR-folded) take the encoded-input path.
+
+    The error bound ``E`` is per word: the first layer's rounding grows with the number
+    of terms summed, so it is bounded by the word's length (at most ``max_len``).
     """
 
     #: Words per block of the later layers: small enough for the caches, large for BLAS.
@@ -197,10 +201,9 @@ class FastScorer:
     def __init__(self, network: HashNetwork) -> None:
         self.network = network
         self.encoder = WordEncoder(network.encoding, network.max_len)  # type: ignore[arg-type]
-        layers = list(network.layers)
         self.linears: list[tuple[th.Tensor, th.Tensor]] = []
         self.activations: list[tuple[Any, bool] | None] = []
-        for layer in layers:
+        for layer in network.layers:
             if isinstance(layer, nn.Linear):
                 bias = th.zeros(layer.out_features) if layer.bias is None else layer.bias
                 self.linears.append((layer.weight.detach().float(), bias.detach().float()))
@@ -214,30 +217,36 @@ class FastScorer:
         if network.encoding == "bytes":
             # table[256 p + b] = column of byte b at position p (float32 weights: exact);
             # tail[n] = bias + the padding (byte 0) columns of positions n .. L-1, so only
-            # real bytes are gathered; the tail's rounding to float32 is the extra error
+            # real bytes are gathered
             table = columns
             pad = columns[256 * th.arange(length)]  # (L, out)
             tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(b64[None])])
             tail = tail + b64
-            rounding = _U32
         else:
             # table[256 p + b] = column p times the code point input of byte b (exactly the
-            # float32 value WordEncoder gives); padding inputs are 0, so the tail is the bias.
-            # Rounded to float32: the products and the tail, one rounding each
+            # float32 value WordEncoder gives); padding inputs are 0: the tail is the bias
             values = WordEncoder("codepoints", 1).from_bytes(
                 np.arange(256, dtype=np.uint8)[:, None]
             )
             values64 = th.from_numpy(values[:, 0].astype(np.float64))
             table = (columns[:, None, :] * values64[None, :, None]).reshape(256 * length, -1)
             tail = b64.expand(length + 1, -1)
-            rounding = 2 * _U32
-        per_position = table.abs().reshape(length, 256, -1).amax(dim=1).sum(dim=0)
-        first_sum = (per_position + b64.abs()).max().item()
-        #: bound on the first layer's float32 error: a sum of at most L + 1 terms
-        self.first_error = (_gamma(length + 1) + rounding) * first_sum
-        # the last row is zero: what the separators (and the bytes of folded words) gather
+        # Bound on the first layer's float32 error for a word of n <= L bytes: a sum of
+        # n + 1 terms (gamma), each term rounded to float32 once (the tail; for codepoints
+        # the products too) -- (gamma(n + 1) + 3u) times the largest sum of |terms|.
+        per_position = table.abs().reshape(length, 256, -1).amax(dim=1)  # (L, out)
+        reach = th.cat([th.zeros_like(per_position[:1]), th.cumsum(per_position, 0)])
+        sums = (reach + tail.abs()).amax(dim=1).numpy()  # (L + 1,)
+        gammas = np.array([_gamma(n + 1) for n in range(length + 1)])
+        self.first_errors = (gammas + 3 * _U32) * sums
+        #: the bound for any input (encoded words, folded words): all L positions
+        self.first_error = (_gamma(length + 1) + 3 * _U32) * float(
+            (per_position.sum(0) + b64.abs()).max()
+        )
+        # table rows: L * 256 byte rows, one zero row (the bytes of folded words), L + 1 tails
         self._zero_row = 256 * length
-        self.table = th.cat([table, th.zeros_like(table[:1])]).float().contiguous()
+        self._tail_row = self._zero_row + 1
+        self.table = th.cat([table, th.zeros_like(table[:1]), tail]).float().contiguous()
         self.tail = tail.float().contiguous()
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
@@ -272,70 +281,102 @@ class FastScorer:
 
     def _table_rows(
         self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
-    ) -> tuple[th.Tensor, np.ndarray, np.ndarray]:
-        """For :func:`hash_envs.encoding.utf8_batch`'s buffer: the table row of every byte
-        (``256 * position + byte``; separators and the bytes of words longer than
-        ``max_len`` read the zero row), the tail row of every word, and the long words."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The bags of :func:`hash_envs.encoding.utf8_batch`'s buffer, one per word from
+        ``starts[i]``: the table row of each byte (``256 * position + byte``), then, in
+        the separator's place, the word's tail row. Words longer than ``max_len`` (also
+        returned) read the zero row; the caller replaces their outputs."""
+        max_len = self.network.max_len
         dtype = np.int32 if data.size < 2**31 - 1 else np.int64
-        sizes = lengths + 1  # each word and its separator
-        sizes[-1] -= 1
-        rows = np.arange(data.size, dtype=dtype)
+        sizes = lengths + 1  # each word, and the slot after it (separator, or one past the end)
+        rows = np.arange(data.size + 1, dtype=dtype)
         rows -= np.repeat(starts.astype(dtype), sizes)  # position in the word
         rows <<= 8
-        rows += data
-        rows[starts[1:] - 1] = self._zero_row
-        long = np.flatnonzero(lengths > self.network.max_len)
-        if long.size:
-            rows[np.repeat(lengths > self.network.max_len, sizes)] = self._zero_row
-        return th.from_numpy(rows), np.minimum(lengths, self.network.max_len), long
+        rows[:-1] += data
+        rows[starts + lengths] = self._tail_row + np.minimum(lengths, max_len)
+        long = lengths > max_len
+        if long.any():
+            rows[np.repeat(long, sizes)] = self._zero_row
+        return rows, np.flatnonzero(long)
 
     # -- scores and bins ------------------------------------------------------------------
-    def _later_layers(self, x: th.Tensor) -> tuple[th.Tensor, float]:
-        """float32 action scores from first-layer outputs, and the bound ``E`` on their error."""
-        error, bound = self.first_error, 0.0
+    def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
+        """Transposed float32 action scores ``(n_actions, batch)`` from first-layer
+        outputs, and ``(scale, offset)``: a word whose first-layer error is at most ``e``
+        has scores within ``scale * e + offset`` of the exact ones."""
+        scale, offset, bound = 1.0, 0.0, 0.0
+        last = len(self.linears) - 1
         for i, (act, (weight, bias)) in enumerate(zip(self.activations, self.linears, strict=True)):
             if i > 0:
-                x = F.linear(x, weight, bias)
+                if i == last:  # the output layer, transposed: (n_actions, batch)
+                    x = th.addmm(bias[:, None], weight, x.t())
+                else:
+                    x = F.linear(x, weight, bias)
                 terms = self.row_sums[i] * bound + self.bias_max[i]
-                error = self.row_sums[i] * error + _gamma(weight.shape[1] + 1) * terms
+                scale *= self.row_sums[i]
+                offset = self.row_sums[i] * offset + _gamma(weight.shape[1] + 1) * terms
             if act is not None:
                 fn, bounded = act
                 x = fn(x)
                 bound = 1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0
-                error += 8 * _U32 * bound  # the activation's own rounding (a few ulp)
-        return x, error
+                offset += 8 * _U32 * bound  # the activation's own rounding (a few ulp)
+        if last == 0:
+            x = x.t()
+        return np.ascontiguousarray(x.numpy()), scale, offset
 
-    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
-        """float32 action scores of encoded words, and the bound ``E`` on their error."""
-        return self._later_layers(self._first_layer(obs))
-
-    def _decide(self, scores: th.Tensor, error: float) -> tuple[np.ndarray, np.ndarray]:
-        """Bins from float32 scores, and the words whose top two scores of a head are
-        within ``4 E`` (there the float32 argmax may differ from the reference's).
+    def _decide(self, scores: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bins from transposed float32 scores and per-word error bounds ``E``; and the
+        words where a head has another score within ``4 E`` of its max (or equal to it),
+        whose float32 argmax may differ from the reference's.
 
         ``4 E`` rather than the ``2 E`` two errors of at most ``E`` need: the slack covers
         the float64 reference's own (far smaller) rounding and the rounding of the
-        threshold ``max - 4 E`` itself (at most half an ulp of the max, below ``E``).
+        threshold ``max - 4 E`` itself (half an ulp of the max, below ``E``). A NaN makes
+        no score pass the threshold, so such a word goes to the reference too.
         """
         grid = self.network.grid
-        heads = [scores] if grid is None else [scores[:, : grid[0]], scores[:, grid[0] :]]
-        unsure = th.zeros(len(scores), dtype=th.bool)
+        heads = [scores] if grid is None else [scores[: grid[0]], scores[grid[0] :]]
+        unsure = np.zeros(scores.shape[1], dtype=bool)
         picks = []
+        margin = 4 * error
         for head in heads:
-            top, pick = head.max(dim=1)
-            picks.append(pick)
-            if head.shape[1] > 1:  # another score within 4 E of the max (or equal to it)
-                unsure |= (head >= (top - 4 * error)[:, None]).sum(dim=1) > 1
+            width = head.shape[0]
+            if width == 1:
+                picks.append(np.zeros(scores.shape[1], dtype=np.int64))
+                continue
+            # counts and index sums in the narrowest type that holds them (a sure word
+            # has count 1 and its index; an unsure one may wrap, it is rescored anyway)
+            small = np.uint8 if width < 256 else np.uint16 if width < 65536 else np.int64
+            threshold = head.max(axis=0)
+            threshold -= margin
+            near = head >= threshold
+            unsure |= near.sum(axis=0, dtype=small) != 1
+            index = np.arange(width, dtype=small)[:, None]
+            picks.append((near * index).sum(axis=0, dtype=small).astype(np.int64))
         if grid is None:
             bins = picks[0]
         else:
             bins = (picks[0] * grid[1] + picks[1]) % self.network.n_bins
-        return bins.numpy(), np.flatnonzero(unsure.numpy())
+        return bins, np.flatnonzero(unsure)
+
+    def _errors(self, first: np.ndarray, scale: float, offset: float) -> np.ndarray:
+        """Per-word float32 bounds from first-layer bounds, rounded up (the cast to
+        float32 loses at most a relative 2**-24)."""
+        return ((scale * first + offset) * (1 + 2.0**-20)).astype(np.float32)
+
+    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
+        """float32 action scores ``(batch, n_actions)`` of encoded words, and a bound
+        ``E`` on their error."""
+        with th.no_grad():
+            x, scale, offset = self._later_layers(self._first_layer(obs))
+        return th.from_numpy(x.T.copy()), scale * self.first_error + offset
 
     def bins(self, obs: np.ndarray) -> np.ndarray:
         """Bins of encoded words (the output of the network's encoder)."""
         with th.no_grad():
-            bins, unsure = self._decide(*self.scores(obs))
+            x, scale, offset = self._later_layers(self._first_layer(obs))
+            error = self._errors(np.full(len(obs), self.first_error), scale, offset)
+            bins, unsure = self._decide(x, error)
             self.scored += len(obs)
             self.rescored += unsure.size
             if unsure.size:  # near-ties: the reference decides
@@ -350,27 +391,31 @@ class FastScorer:
         if n == 0:
             return bins
         data, starts, lengths = utf8_batch(words)
-        rows, tail_rows, long = self._table_rows(data, starts, lengths)
-        ends = starts + lengths
-        offsets = th.from_numpy(starts.astype(rows.numpy().dtype))
-        tail_rows_t = th.from_numpy(tail_rows)
+        rows_np, long = self._table_rows(data, starts, lengths)
+        rows = th.from_numpy(rows_np)
+        offsets = th.from_numpy(starts.astype(rows_np.dtype))
+        first = self.first_errors[np.minimum(lengths, self.network.max_len)]
+        first[long] = self.first_error
+        ends = np.append(starts[1:], data.size + 1)  # each bag's end
+        unsure = []
         with th.no_grad():
             for a in range(0, n, self.block):
                 b = min(n, a + self.block)
                 lo, hi = int(starts[a]), int(ends[b - 1])
                 x = F.embedding_bag(rows[lo:hi], self.table, offsets[a:b] - lo, mode="sum")
-                x += self.tail[tail_rows_t[a:b]]
                 here = long[(long >= a) & (long < b)]
                 if here.size:  # XOR-folded words: from their encoding
                     folded = self.encoder.encode([words[i] for i in here], overflow="fold")
                     x[th.from_numpy(here - a)] = self._first_layer(folded)
-                block_bins, unsure = self._decide(*self._later_layers(x))
-                if unsure.size:  # near-ties: the reference decides
-                    obs = self.encoder.encode([words[a + i] for i in unsure], overflow="fold")
-                    block_bins[unsure] = self.network(th.from_numpy(obs)).numpy()
-                bins[a:b] = block_bins
-                self.scored += b - a
-                self.rescored += unsure.size
+                scores, scale, offset = self._later_layers(x)
+                bins[a:b], near = self._decide(scores, self._errors(first[a:b], scale, offset))
+                unsure.append(near + a)
+            todo = np.concatenate(unsure)
+            if todo.size:  # near-ties: the reference decides
+                obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
+                bins[todo] = self.network(th.from_numpy(obs)).numpy()
+        self.scored += n
+        self.rescored += todo.size
         return bins
 
 
