@@ -120,13 +120,13 @@ def moby_path(
     """
     cached = _cached_zip(cache_dir)
     if path is not None:
-        candidate = Path(path).expanduser()
+        candidate = Path(os.path.expanduser(path))
         if not candidate.is_file():
             raise CorpusError(f"Moby word list not found at the given path {str(candidate)!r}.")
         return candidate
     env = os.environ.get(MOBY_ENV_VAR)
     if env:
-        candidate = Path(env).expanduser()
+        candidate = Path(os.path.expanduser(env))
         if not candidate.is_file():
             raise CorpusError(
                 f"{MOBY_ENV_VAR} is set to {env!r}, but no such file exists. Point it at "
@@ -249,7 +249,9 @@ def load(
             return list(_web2_words())
         path = moby_path(cache_dir=cache_dir, download=download, url=url, sha256=sha256)
     else:
-        path = Path(name_or_path).expanduser()
+        # os.path.expanduser leaves an unknown "~user" as it is; Path.expanduser raises
+        # RuntimeError for it, where the message below is the helpful answer.
+        path = Path(os.path.expanduser(name_or_path))
         if not path.is_file():
             raise ValueError(
                 f"name_or_path must be one of {', '.join(map(repr, CORPUS_NAMES))} or the path "

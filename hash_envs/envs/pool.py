@@ -60,7 +60,11 @@ def build_pool(
                 f"path of an existing .txt/.zip word file, or a sequence of words; got {name!r}"
             )
         return _cached_pool(name, pool_size, pool_seed, encoding, max_len)
-    return _make_pool(sorted(set(corpus)), pool_size, pool_seed, encoding, max_len)
+    words = [corpus] if isinstance(corpus, bytes | bytearray) else list(corpus)
+    bad = [w for w in words if not isinstance(w, str)][:1]
+    if bad:
+        raise TypeError(f"corpus words must be str, got {type(bad[0]).__name__}: {bad[0]!r}")
+    return _make_pool(sorted(set(words)), pool_size, pool_seed, encoding, max_len)
 
 
 @functools.lru_cache(maxsize=8)
