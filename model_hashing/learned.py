@@ -132,6 +132,8 @@ class SketchHashConfig:
     quant: float = 0.1
     #: weight of ``||A - A0||^2 / Q``, the pull toward the default's projection
     anchor: float = 1e-3
+    #: ``"full"`` or ``"groups"`` (:class:`SketchHash`)
+    structure: str = "full"
     #: candidate step counts of the inner validation (0 = the default's codes)
     max_steps: int = 600
     eval_every: int = 50
@@ -139,24 +141,48 @@ class SketchHashConfig:
 
 
 class SketchHash(torch.nn.Module):
-    """``code = sign(A z)``; ``A`` starts as ``[I_Q, 0]`` (the default's codes)."""
+    """``code = sign(A z)``; ``A`` starts as ``[I_Q, 0]`` (the default's codes).
 
-    def __init__(self, in_dim: int, n_bits: int) -> None:
+    ``structure="full"``: ``A`` is any ``Q x in_dim`` matrix. ``structure="groups"``: the
+    input is ``G`` blocks of width Q (``graph_sketch(..., dim=Q)``) and ``A = [w_1 I, ...,
+    w_G I]``: one learned weight per feature group, ``G`` parameters in all, so what it
+    learns (how much sizes, bare operators or edges count) does not depend on which
+    features the training families had."""
+
+    def __init__(self, in_dim: int, n_bits: int, structure: str = "full") -> None:
         super().__init__()
         if in_dim < n_bits:
             raise ValueError(f"input of {in_dim} features cannot start from a {n_bits}-bit code")
-        init = torch.zeros(n_bits, in_dim)
-        init[:, :n_bits] = torch.eye(n_bits)
-        self.n_bits = n_bits
+        self.n_bits, self.structure = n_bits, structure
+        if structure == "full":
+            init = torch.zeros(n_bits, in_dim)
+            init[:, :n_bits] = torch.eye(n_bits)
+        elif structure == "groups":
+            if in_dim % n_bits:
+                raise ValueError(f"group blocks must be {n_bits} wide; input has {in_dim}")
+            init = torch.zeros(in_dim // n_bits)
+            init[0] = 1.0
+        else:
+            raise ValueError(f"structure must be 'full' or 'groups', got {structure!r}")
         self.weight = torch.nn.Parameter(init.clone())
         self.register_buffer("init", init)
 
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        if self.structure == "full":
+            return z @ self.weight.t()
+        return (z.view(z.size(0), -1, self.n_bits) * self.weight[None, :, None]).sum(1)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(z @ self.weight.t())
+        return torch.tanh(self.project(z))
+
+    def anchor_penalty(self) -> torch.Tensor:
+        """``||A - A0||^2 / Q`` (full) or ``||w - w0||^2`` (groups)."""
+        squared = ((self.weight - self.init) ** 2).sum()
+        return squared / self.n_bits if self.structure == "full" else squared
 
     @torch.no_grad()
     def codes(self, z: np.ndarray | torch.Tensor) -> np.ndarray:
-        u = torch.as_tensor(np.asarray(z), dtype=torch.float32) @ self.weight.t()
+        u = self.project(torch.as_tensor(np.asarray(z), dtype=torch.float32))
         return (u > 0).to(torch.uint8).numpy()
 
 
@@ -179,14 +205,14 @@ def _fit(z: torch.Tensor, labels: torch.Tensor, n_bits: int, steps: int, config:
     """Train for ``steps``; yields ``(step, model)`` every ``config.eval_every`` steps
     (and at step 0)."""
     torch.manual_seed(config.seed)
-    model = SketchHash(z.size(1), n_bits)
+    model = SketchHash(z.size(1), n_bits, config.structure)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     yield 0, model
     for step in range(1, steps + 1):
         h = model(z)
         loss = contrastive_loss(h, labels, config.temperature)
         loss = loss + config.quant * ((h.abs() - 1.0) ** 2).mean()
-        loss = loss + config.anchor * ((model.weight - model.init) ** 2).sum() / n_bits
+        loss = loss + config.anchor * model.anchor_penalty()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -250,6 +276,14 @@ def train_sketch_hash(
     }
 
 
+#: The learned methods of :func:`learned_eval`: label -> (structure, sketch width per
+#: group; None = Q).
+VARIANTS: dict[str, tuple[str, int | None]] = {
+    "Learned group weights": ("groups", None),
+    "Learned sketch": ("full", 256),
+}
+
+
 def cached_zoo_onnx(name: str, root=None):
     """The weight-free ONNX file of a torchvision model under the dataset's ``raw/``
     folder (:func:`~model_hashing.dataset.default_root`), exported on first use; the
@@ -296,6 +330,7 @@ def learned_eval(
     held_out_fraction: float = 0.25,
     dim: int = 256,
     candidates: Sequence[SketchHashConfig] = CANDIDATES,
+    variants: dict[str, tuple[str, int | None]] | None = None,
     seed: int = 0,
     root=None,
 ) -> dict:
@@ -326,6 +361,8 @@ def learned_eval(
     from model_hashing.zoo_eval import choose_held_out, held_out_split
 
     torch.set_num_threads(1)
+    if variants is None:
+        variants = {**VARIANTS, "Learned sketch": ("full", dim)}
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -356,135 +393,128 @@ def learned_eval(
     rows, trainings = [], []
     cache: dict = {}
     train_seconds = 0.0
+    # paper protocol: the stratified 189 / 42 split of ModelZooDataset.split
+    split_rng = np.random.default_rng(seed)
+    train_idx, test_idx = [], []
+    for index in range(len(paper)):
+        members = split_rng.permutation(np.flatnonzero(paper_labels == index))
+        n_test = max(1, round(0.2 * len(members)))
+        test_idx += list(members[:n_test])
+        train_idx += list(members[n_test:])
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    val_rng = np.random.default_rng(seed + 1)
+    val_pick = {
+        int(val_rng.choice(np.flatnonzero(paper_labels[train_idx] == m))) for m in range(len(paper))
+    }
+    paper_groups = ["val" if i in val_pick else "fit" for i in range(len(train_idx))]
+
+    def score(protocol, method, q, split_seed, codes, queries, steps) -> dict:
+        if protocol == "held-out":
+            metrics = leave_one_out_metrics(codes, zoo_labels, queries, k_zoo, seed)
+            distances = hamming_distances(codes[queries], codes)
+            others = np.ones_like(distances, dtype=bool)
+            others[np.arange(len(queries)), queries] = False
+            auc, tpr = _pair_scores(distances, zoo_labels[queries], zoo_labels, others)
+        else:
+            db, labels_db = codes[train_idx], paper_labels[train_idx]
+            metrics = retrieval_metrics(
+                codes[test_idx], paper_labels[test_idx], db, labels_db, 10, seed
+            )
+            distances = hamming_distances(codes[test_idx], db)
+            auc, tpr = _pair_scores(distances, paper_labels[test_idx], labels_db)
+        return {
+            "protocol": protocol,
+            "method": method,
+            "q": q,
+            "split_seed": split_seed,
+            "k": k_zoo if protocol == "held-out" else 10,
+            "f1": metrics["f1"],
+            "map": metrics["map"],
+            "roc_auc": auc,
+            "tpr_at_1pct_fpr": tpr,
+            "steps": steps,
+        }
+
     for q in q_values:
-        z_zoo = np.stack([graph_sketch(f, q, dim, cache=cache) for f in zoo_features])
-        ophist = np.stack([OpHistSimHash(q).hash_graph(g) for g in zoo_graphs])
-        start_codes = SketchHash(z_zoo.shape[1], q).codes(z_zoo)
-        if not np.array_equal(start_codes, ophist):
-            raise RuntimeError("the untrained sketch hash must give the default's codes")
+        ophist = {
+            "held-out": np.stack([OpHistSimHash(q).hash_graph(g) for g in zoo_graphs]),
+            "paper": np.stack([OpHistSimHash(q).hash_graph(g) for g in paper_graphs]),
+        }
         for split_seed, held in splits.items():
-            train, queries = held_out_split(item_families, held)
-            seen = {m: f for m, f in families.items() if f not in set(held)}
-            val_families = choose_held_out(seen, held_out_fraction, 100 + split_seed)
-            t0 = time.perf_counter()
-            model, info = train_sketch_hash(
-                z_zoo[train],
-                zoo_labels[train],
-                [item_families[i] for i in train],
-                val_families,
-                q,
-                k_zoo,
-                candidates,
-                seed,
+            _, queries = held_out_split(item_families, held)
+            rows.append(
+                score("held-out", "OpHist-SimHash", q, split_seed, ophist["held-out"], queries, 0)
             )
-            seconds = time.perf_counter() - t0
-            train_seconds += seconds
-            trainings.append(
-                {
-                    "protocol": "held-out",
-                    "q": q,
-                    "split_seed": split_seed,
-                    "seconds": seconds,
-                    "steps": info["steps"],
-                    "val_families": list(val_families),
-                    "config": info["config"],
-                    "val": info["val"],
-                }
-            )
-            for method, codes in (
-                ("OpHist-SimHash", ophist),
-                ("Learned sketch", model.codes(z_zoo)),
-            ):
-                metrics = leave_one_out_metrics(codes, zoo_labels, queries, k_zoo, seed)
-                distances = hamming_distances(codes[queries], codes)
-                others = np.ones_like(distances, dtype=bool)
-                others[np.arange(len(queries)), queries] = False
-                auc, tpr = _pair_scores(distances, zoo_labels[queries], zoo_labels, others)
-                rows.append(
+        rows.append(score("paper", "OpHist-SimHash", q, None, ophist["paper"], None, 0))
+        for method, (structure, width) in variants.items():
+            width = width or q
+            z = {
+                "held-out": np.stack(
+                    [graph_sketch(f, q, width, cache=cache) for f in zoo_features]
+                ),
+                "paper": np.stack([graph_sketch(f, q, width, cache=cache) for f in paper_features]),
+            }
+            for protocol, codes in ophist.items():
+                start = SketchHash(z[protocol].shape[1], q, structure).codes(z[protocol])
+                if not np.array_equal(start, codes):
+                    raise RuntimeError("the untrained sketch hash must give the default's codes")
+            variant = [SketchHashConfig(**{**vars(c), "structure": structure}) for c in candidates]
+            jobs = []
+            for split_seed, held in splits.items():
+                train, queries = held_out_split(item_families, held)
+                seen = {m: f for m, f in families.items() if f not in set(held)}
+                val = choose_held_out(seen, held_out_fraction, 100 + split_seed)
+                groups = [item_families[i] for i in train]
+                jobs.append(
+                    ("held-out", split_seed, train, queries, groups, val, zoo_labels, k_zoo)
+                )
+            jobs.append(("paper", None, train_idx, None, paper_groups, ["val"], paper_labels, 10))
+            for protocol, split_seed, train, queries, groups, val, labels, k in jobs:
+                t0 = time.perf_counter()
+                model, info = train_sketch_hash(
+                    z[protocol][train], labels[train], groups, val, q, k, variant, seed
+                )
+                seconds = time.perf_counter() - t0
+                train_seconds += seconds
+                trainings.append(
                     {
-                        "protocol": "held-out",
+                        "protocol": protocol,
                         "method": method,
                         "q": q,
                         "split_seed": split_seed,
-                        "k": k_zoo,
-                        "f1": metrics["f1"],
-                        "map": metrics["map"],
-                        "roc_auc": auc,
-                        "tpr_at_1pct_fpr": tpr,
-                        "steps": info["steps"] if method != "OpHist-SimHash" else 0,
+                        "seconds": round(seconds, 1),
+                        "steps": info["steps"],
+                        "val_groups": list(val),
+                        "config": info["config"],
+                        "weights": model.weight.detach().tolist()
+                        if structure == "groups"
+                        else None,
+                        "val": info["val"],
                     }
                 )
-            print(
-                f"held-out split {split_seed} Q={q}: steps {info['steps']}, F1@{k_zoo} "
-                f"ophist {rows[-2]['f1']:.3f} learned {rows[-1]['f1']:.3f} ({seconds:.0f} s)",
-                flush=True,
-            )
-        # paper protocol: stratified 189 / 42 split, as ModelZooDataset.split
-        split_rng = np.random.default_rng(seed)
-        train_idx, test_idx = [], []
-        for index in range(len(paper)):
-            members = split_rng.permutation(np.flatnonzero(paper_labels == index))
-            n_test = max(1, round(0.2 * len(members)))
-            test_idx += list(members[:n_test])
-            train_idx += list(members[n_test:])
-        train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
-        z_paper = np.stack([graph_sketch(f, q, dim, cache=cache) for f in paper_features])
-        val_rng = np.random.default_rng(seed + 1)
-        val_pick = {
-            int(val_rng.choice(np.flatnonzero(paper_labels[train_idx] == m)))
-            for m in range(len(paper))
-        }
-        groups = ["val" if i in val_pick else "fit" for i in range(len(train_idx))]
-        t0 = time.perf_counter()
-        model, info = train_sketch_hash(
-            z_paper[train_idx], paper_labels[train_idx], groups, ["val"], q, 10, candidates, seed
-        )
-        seconds = time.perf_counter() - t0
-        train_seconds += seconds
-        trainings.append(
-            {
-                "protocol": "paper",
-                "q": q,
-                "seconds": seconds,
-                "steps": info["steps"],
-                "config": info["config"],
-                "val": info["val"],
-            }
-        )
-        ophist_paper = np.stack([OpHistSimHash(q).hash_graph(g) for g in paper_graphs])
-        for method, codes in (
-            ("OpHist-SimHash", ophist_paper),
-            ("Learned sketch", model.codes(z_paper)),
-        ):
-            metrics = retrieval_metrics(
-                codes[test_idx],
-                paper_labels[test_idx],
-                codes[train_idx],
-                paper_labels[train_idx],
-                10,
-                seed,
-            )
-            distances = hamming_distances(codes[test_idx], codes[train_idx])
-            auc, tpr = _pair_scores(distances, paper_labels[test_idx], paper_labels[train_idx])
-            rows.append(
-                {
-                    "protocol": "paper",
-                    "method": method,
-                    "q": q,
-                    "split_seed": None,
-                    "k": 10,
-                    "f1": metrics["f1"],
-                    "map": metrics["map"],
-                    "roc_auc": auc,
-                    "tpr_at_1pct_fpr": tpr,
-                    "steps": info["steps"] if method != "OpHist-SimHash" else 0,
-                }
-            )
-        print(
-            f"paper protocol Q={q}: steps {info['steps']}, F1@10 ophist {rows[-2]['f1']:.3f} "
-            f"learned {rows[-1]['f1']:.3f} ({seconds:.0f} s)",
-            flush=True,
-        )
+                row = score(
+                    protocol,
+                    method,
+                    q,
+                    split_seed,
+                    model.codes(z[protocol]),
+                    queries,
+                    info["steps"],
+                )
+                rows.append(row)
+                base = next(
+                    r["f1"]
+                    for r in rows
+                    if r["method"] == "OpHist-SimHash"
+                    and r["protocol"] == protocol
+                    and r["q"] == q
+                    and r["split_seed"] == split_seed
+                )
+                print(
+                    f"{protocol} split {split_seed} Q={q} {method}: steps {info['steps']}, "
+                    f"F1@{k} ophist {base:.3f} learned {row['f1']:.3f} ({seconds:.0f} s)",
+                    flush=True,
+                )
     result = {
         "protocol": {
             "zoo_models": len(zoo_names),
@@ -497,6 +527,7 @@ def learned_eval(
             "splits": {str(s): list(h) for s, h in splits.items()},
             "held_out_fraction": held_out_fraction,
             "dim": dim,
+            "variants": variants,
             "groups": list(GROUPS),
             "candidates": [vars(c) for c in candidates],
             "seed": seed,
@@ -537,9 +568,10 @@ def learned_markdown(result: dict) -> str:
             f"| {name} | {method} | {q} | {mean['f1']:.3f} | {mean['map']:.3f} | "
             f"{mean['roc_auc']:.3f} | {mean['tpr_at_1pct_fpr']:.3f} | {steps} |"
         )
+    methods = list(dict.fromkeys(r["method"] for r in result["rows"]))
     lines += [
         "",
-        "Held-out F1@k per split (OpHist-SimHash / learned):",
+        f"Held-out F1@k per split ({' / '.join(methods)}):",
         "",
         "| Q | " + " | ".join(f"split {s}" for s in p["splits"]) + " |",
         "|---|" + "---|" * len(p["splits"]),
@@ -547,12 +579,12 @@ def learned_markdown(result: dict) -> str:
     for q in sorted({r["q"] for r in result["rows"]}):
         cells = []
         for s in p["splits"]:
-            pair = {
+            f1 = {
                 r["method"]: r["f1"]
                 for r in result["rows"]
                 if r["protocol"] == "held-out" and r["q"] == q and str(r["split_seed"]) == s
             }
-            cells.append(f"{pair['OpHist-SimHash']:.3f} / {pair['Learned sketch']:.3f}")
+            cells.append(" / ".join(f"{f1[m]:.3f}" for m in methods))
         lines.append(f"| {q} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -560,9 +592,10 @@ def learned_markdown(result: dict) -> str:
         f"deleted), {p['zoo_graphs']} canonical merged graphs; split seeds "
         f"{', '.join(p['splits'])}, leave-one-out, relevant = same source model. Paper "
         f"protocol: {p['paper_models']} models, {p['paper_n_aug']} copies, train "
-        f"{p['paper_train']} / test {p['paper_test']}. Seed {p['seed']}; sketch {p['dim']} "
-        f"per group ({', '.join(p['groups'])}); steps = the training steps chosen on the "
-        f"inner validation (0 = the default's codes). Wall time {result['total_seconds']:.0f} s "
+        f"{p['paper_train']} / test {p['paper_test']}. Seed {p['seed']}; learned "
+        f"variants {p['variants']}; feature groups ({', '.join(p['groups'])}); steps = "
+        "the training steps chosen on the inner validation (0 = the default's codes). "
+        f"Wall time {result['total_seconds']:.0f} s "
         f"(graphs {result['build_seconds']:.0f} s, training {result['train_seconds']:.0f} s).",
     ]
     return "\n".join(lines) + "\n"
