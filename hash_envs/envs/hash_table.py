@@ -361,6 +361,10 @@ class TableAwareHashEnv(StatelessHashEnv):
 
     Action space, rewards, episode end, info and arguments are those of
     :class:`StatelessHashEnv`.
+
+    ## Version History
+    * v0: initial version (``factorize_bins`` added without a version bump: its default
+      leaves the env unchanged).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
