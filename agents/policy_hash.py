@@ -166,13 +166,15 @@ class HashNetwork(nn.Module):
 
 
 _U32 = 2.0**-24  # unit roundoff of float32
+_U64 = 2.0**-53  # unit roundoff of float64
 #: Activations the fast path evaluates: (function, |output| <= 1 for every input).
 _ACTIVATIONS = {"Tanh": (th.tanh, True), "Sin": (th.sin, True), "ReLU": (F.relu, False)}
 
 
-def _gamma(k: int) -> float:
-    """Higham's bound ``k u / (1 - k u)`` on the relative error of a float32 sum of k terms."""
-    return k * _U32 / (1.0 - k * _U32)
+def _gamma(k: int, u: float = _U32) -> float:
+    """Higham's bound ``k u / (1 - k u)`` on the relative error of a sum of k terms
+    (float32 by default; ``u`` is the unit roundoff)."""
+    return k * u / (1.0 - k * u)
 
 
 class FastScorer:
@@ -248,11 +250,20 @@ class FastScorer:
         self._tail_row = self._zero_row + 1
         self.table = th.cat([table, th.zeros_like(table[:1]), tail]).float().contiguous()
         self.tail = tail.float().contiguous()
+        # the float64 tier, for the float32 near-ties: the same layers in float64 (the
+        # tail's float64 cumulative sum adds another gamma)
+        self.linears64 = [(w.double(), b.double()) for w, b in self.linears]
+        self.table64 = columns.contiguous() if network.encoding == "bytes" else None
+        self.tail64 = tail.contiguous()
+        self.first_error64 = (2 * _gamma(length + 1, _U64) + 3 * _U64) * float(
+            (per_position.sum(0) + b64.abs()).max()
+        )
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
         self._positions = 256 * np.arange(length, dtype=np.int64)
-        #: Words scored, and words rescored by the reference (near-ties), so far.
-        self.scored = self.rescored = 0
+        #: Words scored; words rescored in float64 (float32 near-ties); words decided by the
+        #: reference (float64 near-ties too: in practice exact ties), so far.
+        self.scored = self.rescored = self.referred = 0
 
     @classmethod
     def for_network(cls, network: HashNetwork) -> FastScorer | None:
@@ -265,19 +276,21 @@ class FastScorer:
         return cls(network)
 
     # -- the first layer ----------------------------------------------------------------
-    def _first_layer(self, obs: np.ndarray) -> th.Tensor:
-        """First-layer outputs of encoded words (the encoder's output)."""
+    def _first_layer(self, obs: np.ndarray, dtype: th.dtype = th.float32) -> th.Tensor:
+        """First-layer outputs of encoded words (the encoder's output), in ``dtype``."""
+        wide = dtype == th.float64
         if self.network.encoding != "bytes":
-            weight, bias = self.linears[0]
-            return F.linear(th.from_numpy(obs), weight, bias)
+            weight, bias = (self.linears64 if wide else self.linears)[0]
+            return F.linear(th.from_numpy(obs).to(dtype), weight, bias)
         nonzero = obs != 0
         length = obs.shape[1]
         real = np.where(nonzero.any(axis=1), length - np.argmax(nonzero[:, ::-1], axis=1), 0)
         flat = (obs + self._positions)[np.arange(length) < real[:, None]]
         offsets = np.zeros(len(obs), dtype=np.int64)
         np.cumsum(real[:-1], out=offsets[1:])
-        x = F.embedding_bag(th.from_numpy(flat), self.table, th.from_numpy(offsets), mode="sum")
-        return x + self.tail[th.from_numpy(real)]
+        table, tail = (self.table64, self.tail64) if wide else (self.table, self.tail)
+        x = F.embedding_bag(th.from_numpy(flat), table, th.from_numpy(offsets), mode="sum")
+        return x + tail[th.from_numpy(real)]
 
     def _table_rows(
         self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
@@ -301,12 +314,15 @@ class FastScorer:
 
     # -- scores and bins ------------------------------------------------------------------
     def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
-        """Transposed float32 action scores ``(n_actions, batch)`` from first-layer
-        outputs, and ``(scale, offset)``: a word whose first-layer error is at most ``e``
-        has scores within ``scale * e + offset`` of the exact ones."""
+        """Transposed action scores ``(n_actions, batch)`` from first-layer outputs (in
+        their dtype, float32 or float64), and ``(scale, offset)``: a word whose first-layer
+        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones."""
+        wide = x.dtype == th.float64
+        u = _U64 if wide else _U32
+        linears = self.linears64 if wide else self.linears
         scale, offset, bound = 1.0, 0.0, 0.0
-        last = len(self.linears) - 1
-        for i, (act, (weight, bias)) in enumerate(zip(self.activations, self.linears, strict=True)):
+        last = len(linears) - 1
+        for i, (act, (weight, bias)) in enumerate(zip(self.activations, linears, strict=True)):
             if i > 0:
                 if i == last:  # the output layer, transposed: (n_actions, batch)
                     x = th.addmm(bias[:, None], weight, x.t())
@@ -314,12 +330,12 @@ class FastScorer:
                     x = F.linear(x, weight, bias)
                 terms = self.row_sums[i] * bound + self.bias_max[i]
                 scale *= self.row_sums[i]
-                offset = self.row_sums[i] * offset + _gamma(weight.shape[1] + 1) * terms
+                offset = self.row_sums[i] * offset + _gamma(weight.shape[1] + 1, u) * terms
             if act is not None:
                 fn, bounded = act
                 x = fn(x)
                 bound = 1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0
-                offset += 8 * _U32 * bound  # the activation's own rounding (a few ulp)
+                offset += 8 * u * bound  # the activation's own rounding (a few ulp)
         if last == 0:
             x = x.t()
         return np.ascontiguousarray(x.numpy()), scale, offset
@@ -378,9 +394,21 @@ class FastScorer:
             error = self._errors(np.full(len(obs), self.first_error), scale, offset)
             bins, unsure = self._decide(x, error)
             self.scored += len(obs)
-            self.rescored += unsure.size
-            if unsure.size:  # near-ties: the reference decides
-                bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
+            if unsure.size:  # near-ties: float64 decides
+                bins[unsure] = self._rescore(obs[unsure])
+        return bins
+
+    def _rescore(self, obs: np.ndarray) -> np.ndarray:
+        """Bins of encoded words by the float64 tier: the same certified test with
+        float64 bounds; what it cannot certify either (exact ties, in practice), the
+        reference decides."""
+        self.rescored += len(obs)
+        x, scale, offset = self._later_layers(self._first_layer(obs, th.float64))
+        error = np.full(len(obs), (scale * self.first_error64 + offset) * (1 + 2.0**-40))
+        bins, unsure = self._decide(x, error)
+        if unsure.size:
+            self.referred += unsure.size
+            bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
         return bins
 
     def hash_words(self, words: Sequence[str]) -> np.ndarray:
@@ -411,11 +439,10 @@ class FastScorer:
                 bins[a:b], near = self._decide(scores, self._errors(first[a:b], scale, offset))
                 unsure.append(near + a)
             todo = np.concatenate(unsure)
-            if todo.size:  # near-ties: the reference decides
+            if todo.size:  # near-ties: float64 decides
                 obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
-                bins[todo] = self.network(th.from_numpy(obs)).numpy()
+                bins[todo] = self._rescore(obs)
         self.scored += n
-        self.rescored += todo.size
         return bins
 
 
