@@ -156,7 +156,7 @@ def test_env_page_has_space_table_picture_and_references(site: Path) -> None:
         f"{expected_collisions(100, 100):,.2f}"
     )
     assert refs["optimum"] == "0"
-    assert 'gym.make("hash_envs/Memorize100-v0")' in " ".join(page.text)
+    assert 'gym.make("hash_envs/Memorize100-v0")' in "".join(page.text)
     assert "version-history" in page.heading_ids["h2"]
 
 
