@@ -33,12 +33,26 @@ def graphs() -> list:
 
 
 @pytest.mark.parametrize("q", [16, 32, 64])
-def test_untrained_codes_are_the_defaults(graphs, q: int) -> None:
-    z = np.stack([graph_sketch(group_features(g), q, dim=64) for g in graphs])
-    assert z.shape == (2, q + 64 * 7)
-    codes = SketchHash(z.shape[1], q).codes(z)
+@pytest.mark.parametrize(("structure", "dim"), [("full", 64), ("groups", None)])
+def test_untrained_codes_are_the_defaults(graphs, q: int, structure: str, dim) -> None:
+    width = dim or q
+    z = np.stack([graph_sketch(group_features(g), q, dim=width) for g in graphs])
+    assert z.shape == (2, q + width * 7)
+    model = SketchHash(z.shape[1], q, structure)
+    assert model.weight.numel() == (q * z.shape[1] if structure == "full" else 8)
+    codes = model.codes(z)
     assert np.array_equal(codes, np.stack([OpHistSimHash(q).hash_graph(g) for g in graphs]))
     assert not np.array_equal(codes[0], codes[1])
+    with torch.no_grad():  # a weight on another group changes the codes
+        model.weight.copy_(torch.randn_like(model.weight))
+    assert not np.array_equal(model.codes(z), codes)
+
+
+def test_group_blocks_must_be_q_wide() -> None:
+    with pytest.raises(ValueError, match="16 wide"):
+        SketchHash(40, 16, "groups")
+    with pytest.raises(ValueError, match="structure"):
+        SketchHash(40, 16, "diagonal")
 
 
 def test_features_of_a_graph(graphs) -> None:
@@ -79,6 +93,17 @@ def synthetic(seed: int, n_models: int = 12, copies: int = 4, q: int = 8, dim: i
 def test_training_beats_the_start_where_the_start_is_noise() -> None:
     z, labels, groups = synthetic(0)
     candidates = (SketchHashConfig(lr=3e-2, anchor=1e-3, max_steps=200, eval_every=50),)
+    # one weight per group: the noisy first block is weighted down
+    grouped, info = train_sketch_hash(
+        z,
+        labels,
+        groups,
+        ["g0"],
+        8,
+        3,
+        [SketchHashConfig(**{**vars(candidates[0]), "structure": "groups"})],
+    )
+    assert info["steps"] > 0 and abs(grouped.weight[0]) < grouped.weight[1:].abs().max()
     model, info = train_sketch_hash(z, labels, groups, ["g0"], 8, 3, candidates)
     assert info["steps"] > 0 and info["val"]["0:0"][0] < max(v[0] for v in info["val"].values())
     # new models (another draw, same generator of sketches) are retrieved better too
@@ -118,8 +143,9 @@ def test_learned_eval_on_a_tiny_zoo(tmp_path) -> None:
     )
     assert (tmp_path / "zoo" / "raw" / "alexnet.onnx").exists()  # exported once, cached
     rows = result["rows"]
+    methods = ("OpHist-SimHash", "Learned group weights", "Learned sketch")
     assert {(r["protocol"], r["method"]) for r in rows} == {
-        (p, m) for p in ("held-out", "paper") for m in ("OpHist-SimHash", "Learned sketch")
+        (p, m) for p in ("held-out", "paper") for m in methods
     }
     for r in rows:
         assert 0.0 <= r["f1"] <= 1.0 and 0.0 < r["roc_auc"] <= 1.0
