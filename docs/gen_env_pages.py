@@ -275,7 +275,8 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
         if corpus != kwargs.get("corpus", "moby"):
             shown_on = (
                 f"\n\n!!! note\n    Built without the Moby list: the spaces and the picture "
-                f'below are of this tier on the offline corpus web2 (`corpus="{corpus}"`).'
+                f"below are of this {'tier' if task else 'environment'} on the offline corpus "
+                f'web2 (`corpus="{corpus}"`).'
             )
         image = out / "img" / f"{name}.png"
         steps = render_picture(env, image)
@@ -287,6 +288,8 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
         )
     lines = [f"# `{env_id}`", ""]
     class_intro, class_sections = sections(cls.__doc__ or "")
+    fence = re.compile(r"^```.*?^```", flags=re.MULTILINE | re.DOTALL)
+    examples = [block for _, body in class_sections for block in fence.findall(body)]
     if task is not None:
         kind = "table-aware" if task.table_aware else "stateless"
         base = hash_envs.ENV_IDS[1 if task.table_aware else 0]
@@ -311,7 +314,10 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
     else:
         lines += [f'env = gym.make("{env_id}", n_words=1000, n_bins=1000)']
         lines += ["obs, info = env.reset(seed=0)"]
-    lines += ["```", "", "## Spaces", ""]
+    lines += ["```", ""]
+    if task is None and examples:  # the docstring's own example replaces the one above
+        lines = lines[: lines.index("## Usage") + 2] + [*examples, ""]
+    lines += ["## Spaces", ""]
     if task is None:
         lines += ["With the default arguments:", ""]
     lines += [*spec_rows(env_id, spec, env, kwargs), "", "## Picture", "", picture, ""]
@@ -323,10 +329,9 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
     else:
         history = ""
         for heading, body in class_sections:
-            if heading == "Version History":  # last on the page; its trailing example first
-                examples = re.findall(r"^```.*?^```", body, flags=re.MULTILINE | re.DOTALL)
-                history = re.sub(r"^```.*?^```", "", body, flags=re.MULTILINE | re.DOTALL)
-                lines += [f"## Example\n\n{block}\n" for block in examples]
+            body = fence.sub("", body).strip()  # examples are under Usage
+            if heading == "Version History":  # last on the page
+                history = body
                 continue
             lines += [f"## {heading}", "", body, ""]
         tiers = [t for t in TASKS.values() if t.entry_point == _entry_str(spec.entry_point)]
