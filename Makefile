@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-# `make demo` installs only the core package (seconds); test/bench/lint/docs install everything.
+# `make demo` installs only the core package (no PyTorch); test, bench, lint and docs install everything.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
