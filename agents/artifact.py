@@ -33,10 +33,13 @@ def _graph_digest(model: onnx.ModelProto) -> str:
     return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
 
 
-def _metadata_digest(meta: Mapping[str, str]) -> str:
-    """SHA-256 of the metadata entries (all but this digest's own), in key order."""
+def _metadata_digest(model: onnx.ModelProto, meta: Mapping[str, str]) -> str:
+    """SHA-256 of what the graph checksum leaves out: the IR version, the opsets and the
+    metadata entries (all but this digest's own, in key order)."""
     entries = sorted((k, v) for k, v in meta.items() if k != "metadata_sha256")
-    return hashlib.sha256(json.dumps(entries).encode("utf-8", "surrogatepass")).hexdigest()
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    text = json.dumps([model.ir_version, opsets, entries])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def stamp_metadata(model: onnx.ModelProto, metadata: Mapping[str, Any]) -> None:
@@ -44,7 +47,7 @@ def stamp_metadata(model: onnx.ModelProto, metadata: Mapping[str, Any]) -> None:
     metadata itself) into ``model``."""
     entries = {"format": FORMAT, **metadata, "graph_sha256": _graph_digest(model)}
     texts = {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
-    texts["metadata_sha256"] = _metadata_digest(texts)
+    texts["metadata_sha256"] = _metadata_digest(model, texts)
     del model.metadata_props[:]
     for key, text in texts.items():
         model.metadata_props.add(key=_PREFIX + key, value=text)
@@ -57,6 +60,9 @@ def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, str]]:
         raise
     except Exception as err:  # protobuf raises several unrelated types on garbage
         raise ArtifactError(f"{path} is not a readable ONNX file ({err})") from None
+    if not all(isinstance(p.key, str) and isinstance(p.value, str) for p in model.metadata_props):
+        # protobuf hands a string field that is not valid UTF-8 over as bytes
+        raise ArtifactError(f"{path} is damaged: its metadata is not UTF-8 text")
     meta = {
         p.key[len(_PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(_PREFIX)
     }
@@ -72,7 +78,7 @@ def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, str]]:
     if _graph_digest(model) != meta["graph_sha256"]:
         raise ArtifactError(f"{path} is damaged: its graph does not match its SHA-256 checksum")
     # Artifacts written before the metadata had its own checksum are read without it.
-    if "metadata_sha256" in meta and _metadata_digest(meta) != meta["metadata_sha256"]:
+    if "metadata_sha256" in meta and _metadata_digest(model, meta) != meta["metadata_sha256"]:
         raise ArtifactError(f"{path} is damaged: its metadata does not match its SHA-256 checksum")
     try:
         n_bins, max_len, size = (int(meta[k]) for k in ("n_bins", "max_len", "size_bytes"))
@@ -96,9 +102,12 @@ class OnnxHash(HashFunction):
         self.chunk_size = chunk_size
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._session = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime's own types (Fail, InvalidGraph, ...)
+            raise ArtifactError(f"{self.path} is damaged: onnxruntime refuses it ({err})") from None
         self._input = self._session.get_inputs()[0].name
 
     @property

@@ -112,6 +112,24 @@ def hex_to_code(text: str, n_bits: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n_bits]
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    """Refuse an existing file that is not an SQLite database before SQLite opens it: it
+    would take a file shorter than its header for a new database and write one over it.
+    An empty file is a new, empty index (as for SQLite itself)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ModelHashError(f"{path} is not a model-hash database ({err})") from None
+    if head and head != _SQLITE_MAGIC:
+        raise ModelHashError(f"{path} is not a model-hash database (no SQLite header)")
+
+
 class ModelHashIndex:
     """SQLite table ``models(name, n_bits, code, meta, method, version)``; ``name`` is
     unique (re-adding replaces the entry). An index made before methods were recorded
@@ -120,6 +138,7 @@ class ModelHashIndex:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_db()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_header(self.path)
         try:
             # Several processes may use one index: a writer waits up to BUSY_TIMEOUT_S for
             # another's transaction instead of failing with "database is locked".
