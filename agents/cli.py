@@ -203,9 +203,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"no hash artifact: {err}")
         return 0
+    import gymnasium as gym
+
     metadata = {
         "env_id": args.env,
-        "env_kwargs": args.env_kwargs,
+        # The registered id's own arguments too (a task tier's pool), so that
+        # `hash-envs evaluate` can judge the artifact on the words it was trained on.
+        "env_kwargs": {**gym.spec(args.env).kwargs, **args.env_kwargs},
         "algo": args.algo,
         "backend": args.backend,
         "timesteps": args.timesteps,

@@ -302,6 +302,19 @@ def test_cli_train_exports_a_hash_that_the_leaderboard_ranks(tmp_path: Path, cap
     assert "hash.onnx" in capsys.readouterr().out
 
 
+def test_cli_artifact_of_a_task_records_the_task_pool(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--algo", "pg", "--env", "hash_envs/Memorize100-v0", "--timesteps", "200"]
+    args += ["--env-kwargs", '{"corpus": "web2"}', "--n-envs", "2", "--out", str(out)]
+    assert main([*args, "--algo-kwargs", '{"n_steps": 100}', "--no-progress"]) == 0
+    recorded = load_hash(out / "hash.onnx").extra("env_kwargs")
+    assert recorded["pool_size"] == 100 and recorded["pool_seed"] == 0
+    assert recorded["corpus"] == "web2"  # the user's override wins over the task's Moby
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "hash.onnx"), "--against", "--no-progress"]) == 0
+    assert "memorize-100" in capsys.readouterr().out
+
+
 def test_cli_train_rejects_bad_arguments(capsys) -> None:
     assert main(["train", "--algo", "pg", "--timesteps", "-5"]) == 2
     assert "--timesteps must be >= 1" in capsys.readouterr().err
