@@ -272,8 +272,11 @@ def siphash13_many(k0: int, k1: int, data: Sequence[bytes]) -> np.ndarray:
 def python_hash(word: str, hash_seed: int = 0) -> int:
     """CPython 3.11's ``hash(word)`` under ``PYTHONHASHSEED=hash_seed`` (signed 64-bit).
 
-    The empty string hashes to 0, and -1 (CPython's error marker) becomes -2.
+    The empty string hashes to 0, and -1 (CPython's error marker) becomes -2. A non-``str``
+    raises ``TypeError``.
     """
+    if not isinstance(word, str):
+        raise TypeError(f"words must be str, got {type(word).__name__}: {word!r}")
     if not word:
         return 0
     k0, k1 = python_hash_secret(hash_seed)

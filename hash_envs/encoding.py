@@ -183,8 +183,10 @@ class WordEncoder:
     def for_words(
         cls, words: Sequence[str], kind: EncodingName = "codepoints", max_len: int | None = None
     ) -> WordEncoder:
-        """An encoder whose ``max_len`` defaults to the longest word of ``words``."""
-        return cls(kind, max_encoded_len(words) if max_len is None else int(max_len))
+        """An encoder whose ``max_len`` defaults to the longest word of ``words`` (at least
+        1, so that a pool of empty words still has an observation)."""
+        longest = max(max_encoded_len(words), 1)
+        return cls(kind, longest if max_len is None else int(max_len))
 
     @classmethod
     def from_space(cls, space: spaces.Space) -> WordEncoder:

@@ -10,11 +10,20 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
+from hypothesis import settings
 
 from hash_envs.corpus import MOBY_ENV_VAR, moby_available
+
+# Property tests (tests/test_properties.py) draw the same examples on every run: the
+# "ci" profile is derandomised (a fixed seed) and keeps no example database, so that
+# `make test` is reproducible. HYPOTHESIS_PROFILE=dev draws fresh, more examples.
+settings.register_profile("ci", derandomize=True, database=None, max_examples=20, deadline=None)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _synthetic_words(n: int = 400, seed: int = 0) -> list[str]:
