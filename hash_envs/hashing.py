@@ -55,6 +55,15 @@ class HashFunction(abc.ABC):
     documented domain limit of one method (the weight hash needs a non-empty string
     without U+0000); nothing else is raised.
 
+    Deterministic: a word's bin depends on the word alone -- not on the call, the batch
+    it comes in, its position in it or the process -- so ``hash_many(words)`` is
+    ``[h(w) for w in words]`` for any batch split and order. A perfect hash (the
+    ``.pilots``, ``.phobic`` and ``.bbhash`` artifacts) is a bijection onto its bins on
+    its key set only: any other word still gets a bin in range, the same every time, but
+    an arbitrary one that may be a key's (bbhash gives every unknown word one and the
+    same bin). A foreign or damaged artifact file raises :class:`ArtifactError`.
+    ``tests/test_properties.py`` checks this rule for every contender.
+
     Subclasses implement at least one of :meth:`__call__` and :meth:`hash_many`;
     each default is written in terms of the other. Implement :meth:`hash_many`
     vectorised when you can: the leaderboard hashes hundreds of thousands of words.
