@@ -1,0 +1,153 @@
+"""The fast path from words (``FastScorer.hash_words``, what ``PolicyHash.hash_many``
+takes) gives the float64 reference's bins, and ``utf8_batch`` gives ``utf8``'s bytes.
+
+Every web2 word, plain and factorised heads, ``bytes`` and ``codepoints`` inputs, batch
+sizes 1, 7, 4096 and all, shuffled order, blocks that split the batch anywhere, words
+longer than ``max_len`` (folded), the empty string, non-ASCII, lone surrogates, words
+holding the batch separator; near-ties that float32 cannot decide; and two processes
+with different ``PYTHONHASHSEED``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch as th
+
+from agents import PolicyHash
+from agents.policy_hash import FastScorer
+from hash_envs import corpus
+from hash_envs.encoding import utf8, utf8_batch
+
+#: Builds a small seeded random-weight network (EpisodePG's peaked initialisation: a
+#: random, confident hash) over a web2 pool whose longest word is max_len (short, so
+#: that most web2 words are folded).
+BUILD = """
+from agents import EpisodePG, PolicyHash
+from hash_envs import corpus
+def build(encoding, factorize):
+    short = [w for w in corpus.load("web2") if len(w) <= 9][::100]
+    kwargs = {"corpus": short, "pool_size": 50, "n_words": 50, "n_bins": 1000,
+              "encoding": encoding, "factorize_bins": factorize, "max_len": 9}
+    agent = EpisodePG("hash_envs/StatelessHash-v0", kwargs, net_arch=(16,), seed=5)
+    if encoding == "codepoints":  # inputs in [0, 1], not one-hot: spread the first layer
+        agent.policy.mlp_extractor.policy_net[0].weight.data *= 30
+    return PolicyHash(agent.policy, n_bins=1000)
+"""
+ODD = [
+    "",
+    "\ud800",
+    "\udfff",
+    "a\ud800b",
+    "\udc00\ud800",
+    "naïve",
+    "日本語",
+    "😀",
+    "\x00",
+    "a\x00",
+    "\x00b",
+    "\t",
+    " ",
+    "x" * 100,
+    "é" * 30,
+    "\ud800" * 7,
+    "abcdefghi",
+    "abcdefghij",
+]
+
+
+def build(encoding: str, factorize: bool) -> PolicyHash:
+    namespace: dict = {}
+    exec(BUILD, namespace)
+    return namespace["build"](encoding, factorize)
+
+
+@pytest.fixture(scope="module")
+def web2() -> list[str]:
+    words = corpus.load("web2")
+    assert len(words) == 235_970
+    return words
+
+
+def test_utf8_batch_is_utf8_of_each_word(web2: list[str]) -> None:
+    for words in (web2[:20000] + ODD, ODD + ["a\nb", "\n", ""], [""], ["\n"], ["", ""]):
+        data, starts, lengths = utf8_batch(words)
+        assert data.dtype == np.uint8 and starts.dtype == lengths.dtype == np.int64
+        raw = [utf8(w) for w in words]
+        assert lengths.tolist() == [len(b) for b in raw]
+        assert [data[s : s + n].tobytes() for s, n in zip(starts, lengths, strict=True)] == raw
+        np.testing.assert_array_equal(starts[1:], starts[:-1] + lengths[:-1] + 1)
+        assert data.size == lengths.sum() + len(words) - 1
+    data, starts, lengths = utf8_batch([])
+    assert data.size == starts.size == lengths.size == 0
+    with pytest.raises(TypeError, match="words must be str, got bytes"):
+        utf8_batch(["a", b"b"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "factorize"), [("bytes", False), ("bytes", True), ("codepoints", True)]
+)
+def test_fast_bins_are_the_reference_bins_on_web2(
+    encoding: str, factorize: bool, web2: list[str]
+) -> None:
+    h = build(encoding, factorize)
+    assert h.fast is not None and (h.network.grid is not None) == factorize
+    assert h.encoder.max_len == 9 and sum(len(w) > 9 for w in web2) > 50_000  # folded
+    words = ODD + web2 + ODD[::-1]
+    reference = h.reference_bins(words)
+    assert np.unique(reference).size > 900  # a real hash, not a constant
+    h.chunk_size = len(words)
+    np.testing.assert_array_equal(h.hash_many(words), reference)
+    assert 0 < h.fast.rescored < len(words) // 10  # the float64 tier had work, not all
+    order = np.random.default_rng(1).permutation(len(words))
+    shuffled = [words[i] for i in order]
+    for size, count in ((1, 300), (7, 5000), (4096, len(words))):
+        h.chunk_size = size
+        np.testing.assert_array_equal(h.hash_many(shuffled[:count]), reference[order[:count]])
+    h.chunk_size, h.fast.block = 65536, 5  # blocks of 5 words inside a batch
+    np.testing.assert_array_equal(h.hash_many(shuffled[:3000]), reference[order[:3000]])
+    # a batch holding the separator itself takes utf8_batch's per-word path
+    mixed = ["a\nb", *ODD, "\n", *shuffled[:2000]]
+    np.testing.assert_array_equal(h.hash_many(mixed), h.reference_bins(mixed))
+    assert h.hash_many([]).shape == (0,)
+
+
+def test_float32_near_ties_are_decided_in_float64(web2: list[str]) -> None:
+    h = build("bytes", False)
+    head = h.network.layers[-1]
+    with th.no_grad():  # bin 9 beats bin 5 by 2 ulp of float32 on every word
+        head.weight[9] = head.weight[5]
+        head.bias[5] = 100.0
+        head.bias[9] = float(np.nextafter(np.nextafter(np.float32(100), 200), 200))
+    h.fast = FastScorer.for_network(h.network)  # anew, from the edited weights
+    words = web2[:3000] + ODD
+    bins = h.hash_many(words)
+    assert set(bins.tolist()) == {9}
+    np.testing.assert_array_equal(bins, h.reference_bins(words))
+    assert h.fast.rescored == len(words) and h.fast.referred == 0
+    with th.no_grad():  # an exact tie: float64 cannot decide either, the reference does
+        head.bias[9] = 100.0
+    h.fast = FastScorer.for_network(h.network)
+    assert set(h.hash_many(words).tolist()) == {5}  # argmax takes the first of equal scores
+    assert h.fast.referred == len(words)
+
+
+def test_fast_bins_agree_across_processes_and_hash_seeds(web2: list[str]) -> None:
+    script = BUILD + (
+        "import hashlib, sys\nfrom hash_envs import corpus\n"
+        "bins = build('bytes', True).hash_many(corpus.load('web2'))\n"
+        "print(hashlib.sha256(bins.astype('<i8').tobytes()).hexdigest())\n"
+    )
+    expected = build("bytes", True).reference_bins(web2)
+    digest = hashlib.sha256(expected.astype("<i8").tobytes()).hexdigest()
+    for seed in ("1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+        )
+        assert out.stdout.split()[-1] == digest
