@@ -5,8 +5,9 @@
   store models (all or none: a bad input leaves the index unchanged);
 * ``query [--db PATH] [--method M] [--bits Q] [--checkpoint PT] MODEL --top K``: the
   stored models nearest in Hamming distance;
-* ``piracy [--out DIR]``: the pirated-copy table of the non-learned methods at
-  Q = 16/32/64 (no training);
+* ``piracy [--out DIR] [--learned]``: the pirated-copy table of the non-learned methods
+  at Q = 16/32/64 (no training); ``--learned`` adds the learned sketch hash trained on the
+  paper zoo's models (the indexed ones);
 * ``reproduce [--out DIR] [--epochs N] [--zoo paper|all]``: rebuild the retrieval table
   and the default checkpoint; ``--zoo all``: the held-out-family evaluation on every
   torchvision classification model instead (no checkpoint).
@@ -75,7 +76,13 @@ def _cmd_piracy(args: argparse.Namespace) -> int:
     from model_hashing.piracy import piracy_markdown, piracy_table
 
     torch.set_num_threads(1)
-    result = piracy_table({"OpHist-SimHash": OpHistSimHash, "WL-SimHash": WLSimHash})
+    methods = {"OpHist-SimHash": OpHistSimHash, "WL-SimHash": WLSimHash}
+    if args.learned:
+        from model_hashing.learned import train_on_models
+        from model_hashing.zoo import PAPER_MODELS
+
+        methods["Learned sketch"] = lambda q: train_on_models(list(PAPER_MODELS), q)
+    result = piracy_table(methods)
     text = piracy_markdown(result)
     if args.out:
         out = Path(args.out)
@@ -135,6 +142,12 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     query.set_defaults(func=_cmd_query)
     piracy = sub.add_parser("piracy", help="pirated-copy table of the non-learned methods")
     piracy.add_argument("--out", help="also write piracy.json and piracy.md here")
+    piracy.add_argument(
+        "--learned",
+        action="store_true",
+        help="also the learned sketch hash, trained on the paper zoo's models "
+        "(model_hashing.learned.train_on_models; the index's models), at each Q",
+    )
     piracy.set_defaults(func=_cmd_piracy)
     reproduce = sub.add_parser("reproduce", help="rebuild the retrieval table")
     reproduce.add_argument("--out", help="default results/model_hashing[_zoo]")

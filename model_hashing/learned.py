@@ -604,3 +604,61 @@ def learned_markdown(result: dict) -> str:
         f"(graphs {result['build_seconds']:.0f} s, training {result['train_seconds']:.0f} s).",
     ]
     return "\n".join(lines) + "\n"
+
+
+class SketchHashMethod:
+    """A trained :class:`SketchHash` as a hash method (``method(raw_graph) -> code``), for
+    the piracy table: canonical merged graph, its sketch, the trained projection."""
+
+    name = "sketch"
+
+    def __init__(self, model: SketchHash, width: int) -> None:
+        self.model, self.width, self.n_bits = model, width, model.n_bits
+        digest = hashlib.sha256(model.weight.detach().numpy().tobytes()).hexdigest()[:12]
+        self.version = f"{model.structure}-{digest}"
+
+    def prepare(self, g: nx.DiGraph) -> nx.DiGraph:
+        from model_hashing.graph import canonicalize, merge_layers
+
+        return merge_layers(canonicalize(g))
+
+    def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
+        z = graph_sketch(group_features(g), self.n_bits, self.width)
+        return self.model.codes(z[None, :])[0]
+
+    def __call__(self, g: nx.DiGraph) -> np.ndarray:
+        return self.hash_graph(self.prepare(g))
+
+
+def train_on_models(
+    names: Sequence[str],
+    n_bits: int,
+    n_aug: int = 10,
+    structure: str = "full",
+    width: int = 256,
+    seed: int = 1,
+    candidates: Sequence[SketchHashConfig] = CANDIDATES,
+    root=None,
+) -> SketchHashMethod:
+    """The learned sketch hash trained on ``names`` (each model's canonical merged graph and
+    ``n_aug`` node-deleted copies drawn with ``seed``; inner validation: one graph per
+    model), as the paper protocol trains it: a hash for an index of these models."""
+    from model_hashing.ged import delete_nodes
+    from model_hashing.graph import canonicalize, merge_layers, onnx_to_graph
+
+    width = width if structure == "full" else n_bits
+    rng = np.random.default_rng(seed)
+    z, labels, groups = [], [], []
+    for index, name in enumerate(names):
+        g = merge_layers(canonicalize(onnx_to_graph(cached_zoo_onnx(name, root))))
+        copies = [g] + [delete_nodes(g, 0.1, rng) for _ in range(n_aug)]
+        val = int(rng.integers(len(copies)))
+        for i, copy in enumerate(copies):
+            z.append(graph_sketch(group_features(copy), n_bits, width))
+            labels.append(index)
+            groups.append("val" if i == val else "fit")
+    variant = [SketchHashConfig(**{**vars(c), "structure": structure}) for c in candidates]
+    model, _ = train_sketch_hash(
+        np.stack(z), np.array(labels), groups, ["val"], n_bits, n_aug, variant, seed
+    )
+    return SketchHashMethod(model, width)
