@@ -168,7 +168,8 @@ class HashNetwork(nn.Module):
 _U32 = 2.0**-24  # unit roundoff of float32
 _U64 = 2.0**-53  # unit roundoff of float64
 #: Activations the fast path evaluates: (function, |output| <= 1 for every input).
-_ACTIVATIONS = {"Tanh": (th.tanh, True), "Sin": (th.sin, True), "ReLU": (F.relu, False)}
+#: In place: the fast path only applies them to tensors it has just computed.
+_ACTIVATIONS = {"Tanh": (th.tanh_, True), "Sin": (th.sin_, True), "ReLU": (F.relu_, False)}
 
 
 def _gamma(k: int, u: float = _U32) -> float:

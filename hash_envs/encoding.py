@@ -94,10 +94,11 @@ def utf8_batch(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
         raise
     starts = np.zeros(n, dtype=np.int64)
     lengths = np.empty(n, dtype=np.int64)
-    if joined.count("\n") == n - 1:  # no word holds the separator
-        # UTF-8 (generalised, for surrogates) never uses byte 10 inside a longer sequence
-        data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        ends = np.flatnonzero(data == 10)
+    # UTF-8 (generalised, for surrogates) never uses byte 10 inside a longer sequence, so
+    # the 10s are the separators, unless a word holds "\n" itself (then there are more)
+    data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if ends.size == n - 1:
         starts[1:] = ends + 1
         lengths[:-1] = ends - starts[:-1]
         lengths[-1] = data.size - starts[-1]
