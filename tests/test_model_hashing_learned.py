@@ -153,3 +153,33 @@ def test_learned_eval_on_a_tiny_zoo(tmp_path) -> None:
     assert saved["rows"] == rows and saved["protocol"]["paper_train"] == 12
     text = learned_markdown(result)
     assert "| paper (k = 10) | OpHist-SimHash | 16 |" in text and "Wall time" in text
+
+
+def test_learned_sketch_in_the_piracy_table(tmp_path, monkeypatch) -> None:
+    """``piracy --learned``: trained on the database's models, hashed like a method."""
+    import model_hashing.piracy as piracy
+    from model_hashing.cli import main
+    from model_hashing.learned import SketchHashMethod, train_on_models
+
+    monkeypatch.setenv("HASH_ENVS_CACHE", str(tmp_path / "cache"))
+    zoo = {"squeezenet1_1": "squeezenet", "squeezenet1_0": "squeezenet", "alexnet": "alexnet"}
+    monkeypatch.setattr(piracy, "PAPER_MODELS", zoo)
+    monkeypatch.setattr(piracy, "TRANSFORMS", ("bn-folded",))
+    candidates = (SketchHashConfig(max_steps=20, eval_every=10),)
+    method = train_on_models(list(zoo), 16, n_aug=3, candidates=candidates)
+    assert isinstance(method, SketchHashMethod) and method.n_bits == 16
+    assert (tmp_path / "cache" / "model_hashing" / "zoo" / "raw" / "alexnet.onnx").exists()
+    result = piracy.piracy_table(
+        {"OpHist": OpHistSimHash, "Learned": lambda q: method},
+        q_values=(16,),
+        table_q=16,
+        sources=["squeezenet1_1"],
+        n_aug=2,
+        k=2,
+    )
+    learned = [r for r in result["rows"] if r["method"] == "Learned"]
+    assert len(learned) == 1 and learned[0]["top1"] and learned[0]["distance_to_original"] == 0
+    (summary,) = [s for s in result["summary"] if s["method"] == "Learned"]
+    assert summary["version"] == method.version and summary["independent_distance"] == [0]
+    with pytest.raises(SystemExit):  # --learned is a flag of piracy only
+        main(["query", "x.onnx", "--learned"])
