@@ -11,7 +11,8 @@ Two corpora are known by name:
      set but pointing nowhere is an error, so a typo never silently changes the corpus);
   3. the cache file ``<cache>/moby/words.zip``, where ``<cache>`` is :func:`cache_dir`;
   4. unless ``download=False``: a one-time download of :data:`MOBY_URL`, checked against
-     :data:`MOBY_SHA256` and moved into the cache atomically.
+     :data:`MOBY_SHA256` and moved into the cache atomically. Processes that ask at the
+     same time download it once: one fetches, the others wait for it (``flock``).
 
 * ``"web2"`` -- Webster's Second (235,970 words) as embedded in the ``english-words``
   package, so everything also works offline.
