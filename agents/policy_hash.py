@@ -6,13 +6,15 @@ argmax does not flip between batch sizes, processes or runtimes (torch vs onnxru
 on near-ties; the weights themselves stay float32 (that is what is stored and counted).
 That float64 network is the *reference*.
 
-:class:`FastScorer` is the fast path :meth:`PolicyHash.hash_many` takes: the same layers
-in float32, the bytes input layer as a gather of only the real bytes, and a certified
-tie rule -- a rigorous bound ``E`` on the float32 rounding error of the scores (from the
-weights' absolute row sums, see :meth:`FastScorer.error_bound`); a word whose top two
-scores are closer than ``4 E`` is rescored by the reference. Every other word's float32
-argmax provably equals the reference's, so the fast bins are the reference bins in any
-batch size, order, process or runtime.
+:class:`FastScorer` is the fast path :meth:`PolicyHash.hash_many` takes: the words'
+bytes encoded as one batch, the same layers in float32 (the input layer as a gather of
+only the real bytes), and a certified tie rule -- a rigorous bound ``E`` on the float32
+rounding error of each word's scores (from its length and the weights' absolute row
+sums); a word whose top two scores are closer than ``4 E`` is rescored in float64 with
+the same rule and float64 bounds, and what that cannot decide either (exact ties, in
+practice) by the reference. Every other word's float32 argmax provably equals the
+reference's, so the fast bins are the reference bins in any batch size, order, process
+or runtime.
 
 A policy over ``MultiDiscrete([rows, cols])`` (the envs' ``factorize_bins=True``) is a
 *factorised* hash: its head scores ``rows + cols`` actions, and the bin is
