@@ -129,6 +129,7 @@ def main(argv: Sequence[str] | None = None):
     from torch import nn
 
     from agents import EpisodePG, PolicyHash, load_hash
+    from agents.policy_hash import FastScorer
     from hash_envs.leaderboard import _builtin_hash_bins, _time
 
     words = common.load_words(run.args.corpus)
@@ -262,7 +263,7 @@ def main(argv: Sequence[str] | None = None):
     verdict = {True: "target met", False: "target not met"}
     trained = (
         f"trained here in {memo['train_s']:.0f} s ({memo['updates']} updates"
-        + (", loaded from the cache" if memo["cached"] else "")
+        + ("; this run loaded it from the cache" if memo["cached"] else "")
         + f"): {memo['collisions']} pool collisions"
     )
     report.paper_vs_ours(
@@ -323,8 +324,8 @@ def main(argv: Sequence[str] | None = None):
             "Fast path (`agents.policy_hash.FastScorer.hash_words`): the batch's UTF-8 bytes "
             "in one buffer (`hash_envs.encoding.utf8_batch`), the first layer as one "
             "`embedding_bag` over a `256 * max_len` float32 table, the later layers in "
-            "blocks of 4,096 words, the output layer transposed so that each head's max and "
-            "top-two test are vectorised across words.",
+            f"blocks of {FastScorer.block:,} words, the output layer transposed so that "
+            "each head's max and top-two test are vectorised across words.",
             f"Timing: each of {repeats} repeats times builtin `hash()` (+ `% 1000`, as the "
             "leaderboard's speed track) and each neural path in turn on freshly "
             "unpickled string objects (`hash_envs.leaderboard._time`); one torch thread "
