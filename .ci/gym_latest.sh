@@ -38,7 +38,7 @@ grep -viE '^[[:space:]]*gymnasium([^a-z0-9_-]|$)' constraints.txt >"$constraints
 
 # --upgrade moves gymnasium to the newest allowed release; other dependencies only move
 # when they must (pip's default upgrade strategy), so one resolver pass does both.
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" \
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -c "$constraints" \
     --upgrade -e ".[test]" "$GYM_SPEC"
 
 "$VENV/bin/python" - <<'EOF'
