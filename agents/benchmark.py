@@ -26,11 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hash_envs.tasks import Task, resolve_tasks
+
+if TYPE_CHECKING:  # SB3 is imported only when an SB3 agent trains
+    from agents.callbacks import EpisodeLog
 
 AGENTS = ("random", "ppo", "dqn", "qrdqn", "a2c", "pg", "sac", "episode-pg", "pilot-q")
 RLLIB_AGENTS = ("ppo",)
@@ -128,7 +131,7 @@ class _Budget:
         return self.seconds is not None and self.elapsed >= self.seconds
 
 
-def train_sb3(run: Run, log: Any = None, tensorboard: str | None = None) -> Any:
+def train_sb3(run: Run, log: EpisodeLog | None = None, tensorboard: str | None = None) -> Any:
     """Train ``run.agent`` (an SB3 algorithm) on ``run.task`` with ``run.settings``.
 
     The suite's one SB3 trainer, shared by ``hash-envs benchmark`` and the paper
