@@ -246,12 +246,15 @@ class EpisodePG:
                 gain = input_std if layer is first else math.sqrt(2.0)
                 layer.weight.normal_(0.0, gain / math.sqrt(inputs))
                 layer.bias.zero_()
+            # a factorised head's row and column logits share the spread: 1/sqrt(2) each
+            std = logit_std if self._grid is None else logit_std / math.sqrt(2.0)
+            if head is first:  # a linear policy: the logits are the sums of byte columns
+                inputs = self._mean_word_bytes if self._bytes else first.in_features
+                head.weight.normal_(0.0, std / math.sqrt(inputs))
+            else:  # E[sin(x)^2] = 1/2 for x of standard deviation >= 2
+                head.weight.mul_(std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
             if self._bytes:
                 first.weight[:, 256 * np.arange(self.base.pool.encoder.max_len)] = 0.0
-            # E[sin(x)^2] = 1/2 for x of standard deviation >= 2; a factorised head's
-            # row and column logits share the spread, so each gets 1/sqrt(2) of it
-            std = logit_std if self._grid is None else logit_std / math.sqrt(2.0)
-            head.weight.mul_(std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
 
     # -- pieces of an update -------------------------------------------------------
     def logits(self, obs: th.Tensor) -> th.Tensor:

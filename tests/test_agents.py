@@ -105,6 +105,21 @@ def test_episode_pg_memorises_a_hundred_words_with_a_factorised_head() -> None:
     assert _collisions(hash_fn, agent.env) == 0
 
 
+def test_episode_pg_memorises_a_hundred_words_with_a_linear_policy() -> None:
+    """No hidden layer (the cheapest hash to evaluate): one-hot bytes to the logits."""
+    kwargs = {"corpus": "web2", "n_words": 100, "n_bins": 100, "pool_size": 100,
+              "reward_mode": "shared_bin", "encoding": "bytes", "factorize_bins": True}  # fmt: skip
+    agent = EpisodePG(env_kwargs=kwargs, net_arch=(), seed=0)
+    assert len(agent.policy.mlp_extractor.policy_net) == 0
+    with th.no_grad():  # the peaked start: a confident random hash, not a flat policy
+        logits = agent._pool_logits(np.arange(100))
+        probs = th.softmax(logits[:, :10], 1)
+    assert float(probs.max(1).values.mean()) > 0.5
+    agent.learn(1000, stop_at_collisions=0)
+    assert agent.pool_collisions() == 0
+    assert _collisions(PolicyHash(agent.policy, n_bins=100), agent.env) == 0
+
+
 def test_factorised_bin_log_probs_wrap_the_extra_cells() -> None:
     kwargs = {"corpus": "web2", "n_words": 7, "n_bins": 7, "pool_size": 7,
               "factorize_bins": True}  # fmt: skip

@@ -89,7 +89,8 @@ def test_exp6_memorize_quick(tmp_path: Path) -> None:
 def test_exp7_inference_time_quick(tmp_path: Path) -> None:
     text = run_quick("exp7_inference_time", tmp_path)
     assert "63×" in text and "identical on 2,000 words: True" in text
-    assert "smallest memorising net (64)" in text
+    assert "memorising net (64 sine, bytes, factorised 32×32 head)" in text
+    assert "paper 2×300 with a factorised 32×32 head" in text
 
 
 def test_run_all_writes_the_index(tmp_path: Path) -> None:

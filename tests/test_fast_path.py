@@ -5,7 +5,7 @@ Every web2 word, plain and factorised heads, ``bytes`` and ``codepoints`` inputs
 sizes 1, 7, 4096 and all, shuffled order, blocks that split the batch anywhere, words
 longer than ``max_len`` (folded), the empty string, non-ASCII, lone surrogates, words
 holding the batch separator; near-ties that float32 cannot decide; and two processes
-with different ``PYTHONHASHSEED``.
+with different ``PYTHONHASHSEED``; a linear policy; both layouts of the scores.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from hash_envs.encoding import utf8, utf8_batch
 BUILD = """
 from agents import EpisodePG, PolicyHash
 from hash_envs import corpus
-def build(encoding, factorize):
+def build(encoding, factorize, arch=(16,)):
     short = [w for w in corpus.load("web2") if len(w) <= 9][::100]
     kwargs = {"corpus": short, "pool_size": 50, "n_words": 50, "n_bins": 1000,
               "encoding": encoding, "factorize_bins": factorize, "max_len": 9}
-    agent = EpisodePG("hash_envs/StatelessHash-v0", kwargs, net_arch=(16,), seed=5)
+    agent = EpisodePG("hash_envs/StatelessHash-v0", kwargs, net_arch=arch, seed=5)
     if encoding == "codepoints":  # inputs in [0, 1], not one-hot: spread the first layer
         agent.policy.mlp_extractor.policy_net[0].weight.data *= 30
     return PolicyHash(agent.policy, n_bins=1000)
@@ -61,10 +61,10 @@ ODD = [
 ]
 
 
-def build(encoding: str, factorize: bool) -> PolicyHash:
+def build(encoding: str, factorize: bool, arch: tuple[int, ...] = (16,)) -> PolicyHash:
     namespace: dict = {}
     exec(BUILD, namespace)
-    return namespace["build"](encoding, factorize)
+    return namespace["build"](encoding, factorize, arch)
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +90,20 @@ def test_utf8_batch_is_utf8_of_each_word(web2: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("encoding", "factorize"), [("bytes", False), ("bytes", True), ("codepoints", True)]
+    ("encoding", "factorize", "arch"),
+    [
+        ("bytes", False, (16,)),  # a 1000-way head: scores laid out one row per word
+        ("bytes", True, (16,)),  # a 32 x 32 head: one row per action (transposed)
+        ("codepoints", True, (16,)),
+        ("bytes", True, ()),  # a linear policy: the first layer is the output layer
+    ],
 )
 def test_fast_bins_are_the_reference_bins_on_web2(
-    encoding: str, factorize: bool, web2: list[str]
+    encoding: str, factorize: bool, arch: tuple[int, ...], web2: list[str]
 ) -> None:
-    h = build(encoding, factorize)
+    h = build(encoding, factorize, arch)
     assert h.fast is not None and (h.network.grid is not None) == factorize
+    assert h.fast.transposed == factorize
     assert h.encoder.max_len == 9 and sum(len(w) > 9 for w in web2) > 50_000  # folded
     words = ODD + web2 + ODD[::-1]
     reference = h.reference_bins(words)
