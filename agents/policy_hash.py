@@ -202,8 +202,11 @@ class FastScorer:
 
     #: Words per block of the later layers: small enough for the caches, large for BLAS
     #: (on the 2-core test machine 16,384 beat 1,024, 4,096, 8,192 and 65,536 for a
-    #: 128-unit factorised net: 5.8x vs 7.5x, 6.2x, 6.1x, 7.3x hash()).
+    #: 128-unit factorised net: 5.8x vs 7.5x, 6.2x, 6.1x, 7.3x hash()). A head of more
+    #: than 256 actions takes :attr:`wide_block` (its scores of a block stay small:
+    #: for the paper's 1000-way 2x300 net 4,096 gave 127x hash(), 16,384 138x).
     block = 16384
+    wide_block = 4096
 
     def __init__(self, network: HashNetwork) -> None:
         self.network = network
@@ -266,11 +269,8 @@ class FastScorer:
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
         self._positions = 256 * np.arange(length, dtype=np.int64)
-        grid = network.grid
-        #: Scores as ``(n_actions, batch)`` (narrow heads: each head's max and top-two test
-        #: vectorised across words) or ``(batch, n_actions)`` (a wide head: along the
-        #: row of each word, half the time of the transposed test for 1,000 bins)
-        self.transposed = (max(grid) if grid is not None else network.n_bins) < 256
+        if network.grid is None and network.n_bins > 256:
+            self.block = self.wide_block
         #: Words scored; words rescored in float64 (float32 near-ties); words decided by the
         #: reference (float64 near-ties too: in practice exact ties), so far.
         self.scored = self.rescored = self.referred = 0
@@ -324,10 +324,9 @@ class FastScorer:
 
     # -- scores and bins ------------------------------------------------------------------
     def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
-        """Action scores from first-layer outputs (in their dtype, float32 or float64;
-        ``(n_actions, batch)`` if :attr:`transposed`, else ``(batch, n_actions)``), and
-        ``(scale, offset)``: a word whose first-layer error is at most ``e`` has scores
-        within ``scale * e + offset`` of the exact ones."""
+        """Transposed action scores ``(n_actions, batch)`` from first-layer outputs (in
+        their dtype, float32 or float64), and ``(scale, offset)``: a word whose first-layer
+        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones."""
         wide = x.dtype == th.float64
         u = _U64 if wide else _U32
         linears = self.linears64 if wide else self.linears
@@ -335,7 +334,7 @@ class FastScorer:
         last = len(linears) - 1
         for i, (act, (weight, bias)) in enumerate(zip(self.activations, linears, strict=True)):
             if i > 0:
-                if i == last and self.transposed:  # (n_actions, batch)
+                if i == last:  # the output layer, transposed: (n_actions, batch)
                     x = th.addmm(bias[:, None], weight, x.t())
                 else:
                     x = F.linear(x, weight, bias)
@@ -347,13 +346,12 @@ class FastScorer:
                 x = fn(x)
                 bound = 1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0
                 offset += 8 * u * bound  # the activation's own rounding (a few ulp)
-        if last == 0 and self.transposed:
+        if last == 0:
             x = x.t()
         return np.ascontiguousarray(x.numpy()), scale, offset
 
     def _decide(self, scores: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bins from float32 scores (as :meth:`_later_layers` lays them out) and per-word
-        error bounds ``E``; and the
+        """Bins from transposed float32 scores and per-word error bounds ``E``; and the
         words where a head has another score within ``4 E`` of its max (or equal to it),
         whose float32 argmax may differ from the reference's.
 
@@ -363,8 +361,6 @@ class FastScorer:
         no score pass the threshold, so such a word goes to the reference too.
         """
         grid = self.network.grid
-        if not self.transposed:
-            return self._decide_rows(scores, error)
         heads = [scores] if grid is None else [scores[: grid[0]], scores[grid[0] :]]
         unsure = np.zeros(scores.shape[1], dtype=bool)
         picks = []
@@ -389,24 +385,6 @@ class FastScorer:
             bins = (picks[0] * grid[1] + picks[1]) % self.network.n_bins
         return bins, np.flatnonzero(unsure)
 
-    def _decide_rows(self, scores: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_decide` for ``(batch, n_actions)`` scores: per word, the argmax and the
-        count of scores within ``4 E`` of it (one pass each along the word's row)."""
-        grid = self.network.grid
-        split = [scores] if grid is None else [scores[:, : grid[0]], scores[:, grid[0] :]]
-        rows = np.arange(len(scores))
-        unsure = np.zeros(len(scores), dtype=bool)
-        picks = []
-        for head in split:
-            pick = head.argmax(axis=1)
-            threshold = head[rows, pick]
-            threshold -= 4 * error
-            # a NaN max makes no score pass: count 0, so the word is rescored
-            unsure |= np.count_nonzero(head >= threshold[:, None], axis=1) != 1
-            picks.append(pick)
-        bins = picks[0] if grid is None else (picks[0] * grid[1] + picks[1]) % self.network.n_bins
-        return bins, np.flatnonzero(unsure)
-
     def _errors(self, first: np.ndarray, scale: float, offset: float) -> np.ndarray:
         """Per-word float32 bounds from first-layer bounds, rounded up (the cast to
         float32 loses at most a relative 2**-24)."""
@@ -417,8 +395,7 @@ class FastScorer:
         ``E`` on their error."""
         with th.no_grad():
             x, scale, offset = self._later_layers(self._first_layer(obs))
-        scores = x.T.copy() if self.transposed else x
-        return th.from_numpy(scores), scale * self.first_error + offset
+        return th.from_numpy(x.T.copy()), scale * self.first_error + offset
 
     def bins(self, obs: np.ndarray) -> np.ndarray:
         """Bins of encoded words (the output of the network's encoder)."""

@@ -5,7 +5,7 @@ Every web2 word, plain and factorised heads, ``bytes`` and ``codepoints`` inputs
 sizes 1, 7, 4096 and all, shuffled order, blocks that split the batch anywhere, words
 longer than ``max_len`` (folded), the empty string, non-ASCII, lone surrogates, words
 holding the batch separator; near-ties that float32 cannot decide; and two processes
-with different ``PYTHONHASHSEED``; a linear policy; both layouts of the scores.
+with different ``PYTHONHASHSEED``; a linear policy.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def test_utf8_batch_is_utf8_of_each_word(web2: list[str]) -> None:
 @pytest.mark.parametrize(
     ("encoding", "factorize", "arch"),
     [
-        ("bytes", False, (16,)),  # a 1000-way head: scores laid out one row per word
-        ("bytes", True, (16,)),  # a 32 x 32 head: one row per action (transposed)
+        ("bytes", False, (16,)),  # a 1000-way head
+        ("bytes", True, (16,)),  # a 32 x 32 head
         ("codepoints", True, (16,)),
         ("bytes", True, ()),  # a linear policy: the first layer is the output layer
     ],
@@ -103,7 +103,6 @@ def test_fast_bins_are_the_reference_bins_on_web2(
 ) -> None:
     h = build(encoding, factorize, arch)
     assert h.fast is not None and (h.network.grid is not None) == factorize
-    assert h.fast.transposed == factorize
     assert h.encoder.max_len == 9 and sum(len(w) > 9 for w in web2) > 50_000  # folded
     words = ODD + web2 + ODD[::-1]
     reference = h.reference_bins(words)
