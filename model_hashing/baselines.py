@@ -1,23 +1,37 @@
 """Non-learned baselines: SimHash of Weisfeiler–Lehman subtree features, and of the
 operator histogram.
 
-Both read the same node labels the network sees (operator, FLOPs digits, parameter
-digits), so the comparison with HNN-Net is about learning, not about information.
+:func:`wl_simhash` and :func:`op_histogram_simhash` read the same node labels the network
+sees (operator, FLOPs digits, parameter digits), so the comparison with HNN-Net is about
+learning, not about information. :func:`soft_histogram_simhash` (the index's default,
+``ophist`` version 2) reads the layer graph's exact FLOPs and parameter counts instead, on
+a half-decade scale with each node's weight split between the two nearest bins, so that a
+width change (channel pruning, a width multiplier) moves a code by an amount that grows
+with the change rather than by whole labels wherever a count crosses a power of ten.
 SimHash (Charikar): every feature gets a pseudo-random ±1 vector of Q bits from a keyed
-BLAKE2b digest; the code is the sign of the count-weighted sum. Similar feature multisets
-give codes at small Hamming distance.
+BLAKE2b digest; the code is the sign of the weighted sum. Similar feature multisets give
+codes at small Hamming distance.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
+from collections.abc import Mapping
 
 import networkx as nx
 import numpy as np
 from torch_geometric.data import Data
 
-from model_hashing.graph import N_DIGIT_BINS, OP_TYPES
+from model_hashing.graph import N_DIGIT_BINS, OP_INDEX, OP_TYPES
+
+#: Bins per decade of the magnitudes of :func:`soft_histogram` (chosen on the retrieval
+#: tables, docs/model_hashing.md: 2 beat 1 and 0.5, hard and soft).
+BINS_PER_DECADE = 2
+#: Each node's split between two bins is rounded to a multiple of 1 / _WEIGHT_STEPS, so
+#: that every sum of weights is exact and a code cannot depend on the order of the nodes.
+_WEIGHT_STEPS = 256
 
 
 def node_labels(data: Data) -> list[str]:
@@ -36,8 +50,8 @@ def _feature_signs(feature: str, n_bits: int) -> np.ndarray:
     return bits.astype(np.float64) * 2.0 - 1.0
 
 
-def simhash(features: Counter[str], n_bits: int) -> np.ndarray:
-    """Q-bit SimHash (uint8 in {0, 1}) of a feature multiset."""
+def simhash(features: Mapping[str, float], n_bits: int) -> np.ndarray:
+    """Q-bit SimHash (uint8 in {0, 1}) of a weighted feature multiset."""
     total = np.zeros(n_bits)
     for feature, count in features.items():
         total += count * _feature_signs(feature, n_bits)
@@ -47,6 +61,44 @@ def simhash(features: Counter[str], n_bits: int) -> np.ndarray:
 def op_histogram_simhash(data: Data, n_bits: int) -> np.ndarray:
     """SimHash of the multiset of node labels (no topology)."""
     return simhash(Counter(node_labels(data)), n_bits)
+
+
+def _magnitude_bins(value: int) -> tuple[tuple[str, int], ...]:
+    """``(bin, weight in 1/256ths)`` of a FLOPs or parameter count: position
+    ``BINS_PER_DECADE * log10(value)`` split linearly between the bins on either side
+    (``"-"`` for 0)."""
+    if value <= 0:
+        return (("-", _WEIGHT_STEPS),)
+    position = BINS_PER_DECADE * math.log10(value)
+    low = math.floor(position)
+    upper = round((position - low) * _WEIGHT_STEPS)
+    if upper == 0:
+        return ((str(low), _WEIGHT_STEPS),)
+    if upper == _WEIGHT_STEPS:
+        return ((str(low + 1), _WEIGHT_STEPS),)
+    return ((str(low), _WEIGHT_STEPS - upper), (str(low + 1), upper))
+
+
+def soft_histogram(g: nx.DiGraph) -> Counter[str]:
+    """Weighted labels ``"op|flops bin|params bin"`` of a layer graph's nodes: each node
+    adds weight 1 in all, split over the (up to four) bin pairs nearest its magnitudes.
+
+    The operator vocabulary is the graph features' (:data:`~model_hashing.graph.OP_TYPES`,
+    ``"Other"`` for the rest). Weights are exact multiples of 1/256.
+    """
+    weights: Counter[str] = Counter()  # integer weights in 1/256**2 of a node
+    for _, attrs in g.nodes(data=True):
+        op = attrs["op"] if attrs["op"] in OP_INDEX else "Other"
+        for flops_bin, wf in _magnitude_bins(attrs["flops"]):
+            for params_bin, wp in _magnitude_bins(attrs["params"]):
+                weights[f"{op}|{flops_bin}|{params_bin}"] += wf * wp
+    scale = _WEIGHT_STEPS * _WEIGHT_STEPS
+    return Counter({label: w / scale for label, w in weights.items()})
+
+
+def soft_histogram_simhash(g: nx.DiGraph, n_bits: int) -> np.ndarray:
+    """SimHash of :func:`soft_histogram` (no topology): the index's ``ophist`` codes."""
+    return simhash(soft_histogram(g), n_bits)
 
 
 def wl_simhash(data: Data, n_bits: int, iterations: int = 3) -> np.ndarray:

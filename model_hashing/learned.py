@@ -2,7 +2,8 @@
 operator-histogram sketches (issue #18, "a learned hash that earns its place").
 
 Input of a graph (:func:`graph_sketch`): the exact accumulator of the default method
-(``ophist``: the sum of the SimHash ±1 vectors of the node labels, Q wide), followed by
+(``ophist``: the weighted sum of the SimHash ±1 vectors of its soft-magnitude node labels,
+:func:`~model_hashing.baselines.soft_histogram`, Q wide), followed by
 ``dim``-wide sketches (count-weighted sums of BLAKE2b-derived ±1 vectors, as in SimHash)
 of further feature groups of the same canonical merged graph:
 
@@ -44,7 +45,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from model_hashing.baselines import _feature_signs, node_labels
+from model_hashing.baselines import _feature_signs, node_labels, soft_histogram
 from model_hashing.dataset import to_data
 from model_hashing.retrieval import leave_one_out_metrics
 
@@ -76,14 +77,15 @@ def _signs(group: str, feature: str, dim: int) -> np.ndarray:
 
 def group_features(g: nx.DiGraph) -> dict[str, Counter[str]]:
     """The feature multisets of a prepared (canonical, merged) layer graph, ``"ophist"``
-    (the default's node labels) first."""
+    (the default's weighted soft-magnitude labels) first, then the digit-count labels of
+    :func:`~model_hashing.baselines.node_labels` and their parts."""
     data = to_data(g)
     labels = node_labels(data)
     parts = [label.split("|") for label in labels]
     edges = data.edge_index.t().tolist()
     counts = Counter(labels)
     return {
-        "ophist": counts,
+        "ophist": soft_histogram(g),
         "label": counts,
         "label-log": counts,
         "op": Counter(p[0] for p in parts),

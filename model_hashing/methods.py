@@ -5,11 +5,12 @@ then the merge rules), so that exporter and deployment details do not move a cod
 only comparable with codes of the same method, version and length: :attr:`HashMethod.key`
 is what the index stores beside each code and checks before comparing.
 
-* ``ophist`` (the default): SimHash of the operator histogram
-  (:func:`~model_hashing.baselines.op_histogram_simhash`). It needs no training and is
-  the best method of the measured tables (docs/model_hashing.md: paper protocol F1@10
-  0.872 at Q = 64 against HNN-Net's 0.825; held-out families F1@5 0.65 against 0.52 at
-  Q = 32), so the default works on a fresh install, offline, in seconds.
+* ``ophist`` (the default): SimHash of the operator histogram with soft half-decade
+  FLOPs and parameter magnitudes (:func:`~model_hashing.baselines.soft_histogram_simhash`;
+  version 1 used the digit-count labels of
+  :func:`~model_hashing.baselines.op_histogram_simhash`). It needs no training and is the
+  best method of the measured tables (docs/model_hashing.md), so the default works on a
+  fresh install, offline, in seconds.
 * ``wl``: SimHash of Weisfeiler–Lehman subtree labels.
 * ``hnn``: a trained HNN-Net checkpoint; its version is a digest of the checkpoint file,
   since two trainings give unrelated codes.
@@ -26,7 +27,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from model_hashing.baselines import op_histogram_simhash, wl_simhash
+from model_hashing.baselines import BINS_PER_DECADE, soft_histogram_simhash, wl_simhash
 from model_hashing.dataset import to_data
 from model_hashing.graph import (
     CANONICAL_VERSION,
@@ -42,9 +43,10 @@ DEFAULT_BITS = 64
 METHODS = ("ophist", "wl", "hnn")
 
 
-def _feature_digest() -> str:
-    """Short digest of the node-label layout: a changed vocabulary changes every code."""
-    text = ",".join(OP_TYPES) + f"|{N_DIGIT_BINS}|canonical{CANONICAL_VERSION}"
+def _feature_digest(magnitudes: str) -> str:
+    """Short digest of the node-label layout (vocabulary, magnitude bins, canonical form):
+    a changed layout changes every code, so it is part of the version."""
+    text = ",".join(OP_TYPES) + f"|{magnitudes}|canonical{CANONICAL_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -96,14 +98,18 @@ class OpHistSimHash(HashMethod):
 
     @property
     def version(self) -> str:
-        return f"1-{_feature_digest()}"
+        return f"2-{_feature_digest(f'soft{BINS_PER_DECADE}')}"
 
     def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
-        return op_histogram_simhash(to_data(g), self.n_bits)
+        return soft_histogram_simhash(g, self.n_bits)
 
 
 class WLSimHash(OpHistSimHash):
     name = "wl"
+
+    @property
+    def version(self) -> str:
+        return f"1-{_feature_digest(f'digits{N_DIGIT_BINS}')}"
 
     def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
         return wl_simhash(to_data(g), self.n_bits)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import sqlite3
 import time
 
+import networkx as nx
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from model_hashing.baselines import soft_histogram, soft_histogram_simhash
 from model_hashing.cli import main
 from model_hashing.index import ModelHasher, ModelHashIndex
 from model_hashing.methods import DEFAULT_BITS, MethodKey, make_method
-from model_hashing.zoo import export_zoo_model
+from model_hashing.piracy import pirated_copy
+from model_hashing.zoo import export_zoo_model, zoo_graph
 
 
 def rows(db) -> list[tuple]:
@@ -185,3 +188,42 @@ def test_an_index_without_method_columns_is_migrated(tmp_path) -> None:
         index.add("new", np.zeros(DEFAULT_BITS, dtype=np.uint8), key=make_method().key)
     assert len(index) == 1
     index.close()
+
+
+def _layer_graph(flops: list[int], params: list[int], order: list[int] | None = None):
+    """A chain of Conv layers with the given counts (nodes added in ``order``)."""
+    g = nx.DiGraph()
+    for i in order or range(len(flops)):
+        g.add_node(i, op="Conv", name=f"conv{i}", flops=flops[i], params=params[i])
+    g.add_edges_from((i, i + 1) for i in range(len(flops) - 1))
+    return g
+
+
+def test_soft_histogram_splits_each_node_between_the_nearest_magnitude_bins() -> None:
+    # 10**3 sits on bin 6 (half-decades); 10**3.25 halfway between bins 6 and 7
+    counts = soft_histogram(_layer_graph([1000, round(10**3.25), 0], [10, 10, 0]))
+    assert counts == {"Conv|6|2": 1.5, "Conv|7|2": 0.5, "Conv|-|-": 1.0}
+    assert sum(counts.values()) == 3
+    # a 10% narrower layer moves a fifth of its weight, not its whole label as digits do
+    narrower = soft_histogram(_layer_graph([900, round(10**3.25), 0], [10, 10, 0]))
+    moved = sum(abs(narrower[k] - counts[k]) for k in counts | narrower) / 2
+    assert 0.05 < moved < 0.2
+    # exact weights: the code does not depend on the order the nodes come in
+    flops, params = [3_000_000, 123_456_789, 7, 0, 45_000], [9408, 36864, 0, 0, 512]
+    codes = {
+        tuple(soft_histogram_simhash(_layer_graph(flops, params, order), 64))
+        for order in ([0, 1, 2, 3, 4], [4, 2, 0, 3, 1], [3, 4, 1, 0, 2])
+    }
+    assert len(codes) == 1
+
+
+def test_default_finds_a_channel_pruned_resnet18_nearest_its_source() -> None:
+    """The one miss of the version-1 default's piracy table (digit labels): 25% fewer
+    channels moved 13 of ResNet-18's 32 canonical nodes to another FLOPs digit."""
+    method = make_method()
+    pruned = method(pirated_copy("resnet18", "channel-pruned"))
+    distances = {
+        name: int(np.count_nonzero(method(zoo_graph(name, merged=False)) != pruned))
+        for name in ("resnet18", "resnet34", "resnet101")
+    }
+    assert distances["resnet18"] < min(distances["resnet34"], distances["resnet101"]), distances
