@@ -20,6 +20,7 @@ from pathlib import Path
 
 from model_hashing.evaluate import run_evaluation
 from model_hashing.index import default_checkpoint
+from model_hashing.methods import EVAL_BITS
 from model_hashing.zoo_eval import ZOO_DEFAULTS, non_learned_eval, zoo_held_out_eval
 
 
@@ -28,7 +29,9 @@ def main() -> None:
     parser.add_argument("--zoo", choices=["paper", "all"], default="paper")
     parser.add_argument("--out", help="default results/model_hashing[_zoo]")
     parser.add_argument("--epochs", type=int, help="default 200 (paper), 40 (all)")
-    parser.add_argument("--q", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument(
+        "--q", type=int, nargs="+", help="default 16 32 64 (+ 128 with --non-learned)"
+    )
     parser.add_argument("--k", type=int, help="default 10 (paper), n_aug (all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", help="dataset cache directory")
@@ -39,6 +42,8 @@ def main() -> None:
     zoo.add_argument("--held-out", nargs="+", metavar="FAMILY", help="instead of random splits")
     parser.add_argument("--non-learned", action="store_true", help="SimHash methods only")
     args = parser.parse_args()
+    if args.q is None:
+        args.q = list(EVAL_BITS) if args.non_learned else [16, 32, 64]
     if args.non_learned:
         out = args.out or f"results/model_hashing_{args.zoo}_non_learned"
         n_aug = args.n_aug if args.zoo == "all" else 10

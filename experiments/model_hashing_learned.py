@@ -21,7 +21,7 @@ from model_hashing.learned import learned_eval
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/model_hashing_learned")
-    parser.add_argument("--q", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--q", type=int, nargs="+", default=[16, 32, 64, 128])
     parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n-aug", type=int, default=5, help="copies per model (held out)")
     parser.add_argument("--dim", type=int, default=256, help="sketch width per feature group")

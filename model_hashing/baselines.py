@@ -63,15 +63,17 @@ def op_histogram_simhash(data: Data, n_bits: int) -> np.ndarray:
     return simhash(Counter(node_labels(data)), n_bits)
 
 
-def _magnitude_bins(value: int) -> tuple[tuple[str, int], ...]:
+def _magnitude_bins(
+    value: int, bins_per_decade: float, phase: float, soft: bool
+) -> tuple[tuple[str, int], ...]:
     """``(bin, weight in 1/256ths)`` of a FLOPs or parameter count: position
-    ``BINS_PER_DECADE * log10(value)`` split linearly between the bins on either side
-    (``"-"`` for 0)."""
+    ``bins_per_decade * log10(value) + phase``, split linearly between the bins on either
+    side (``soft``) or all in the bin below (``"-"`` for 0)."""
     if value <= 0:
         return (("-", _WEIGHT_STEPS),)
-    position = BINS_PER_DECADE * math.log10(value)
+    position = bins_per_decade * math.log10(value) + phase
     low = math.floor(position)
-    upper = round((position - low) * _WEIGHT_STEPS)
+    upper = round((position - low) * _WEIGHT_STEPS) if soft else 0
     if upper == 0:
         return ((str(low), _WEIGHT_STEPS),)
     if upper == _WEIGHT_STEPS:
@@ -79,26 +81,36 @@ def _magnitude_bins(value: int) -> tuple[tuple[str, int], ...]:
     return ((str(low), _WEIGHT_STEPS - upper), (str(low + 1), upper))
 
 
-def soft_histogram(g: nx.DiGraph) -> Counter[str]:
+def soft_histogram(
+    g: nx.DiGraph,
+    bins_per_decade: float = BINS_PER_DECADE,
+    phase: float = 0.0,
+    soft: bool = True,
+) -> Counter[str]:
     """Weighted labels ``"op|flops bin|params bin"`` of a layer graph's nodes: each node
     adds weight 1 in all, split over the (up to four) bin pairs nearest its magnitudes.
 
     The operator vocabulary is the graph features' (:data:`~model_hashing.graph.OP_TYPES`,
-    ``"Other"`` for the rest). Weights are exact multiples of 1/256.
+    ``"Other"`` for the rest). Weights are exact multiples of 1/256**2. ``phase`` shifts
+    the bins (in bins) and ``soft=False`` gives hard bins: the ablations of
+    ``experiments/model_hashing_magnitudes.py``; the defaults are the index's.
     """
     weights: Counter[str] = Counter()  # integer weights in 1/256**2 of a node
     for _, attrs in g.nodes(data=True):
         op = attrs["op"] if attrs["op"] in OP_INDEX else "Other"
-        for flops_bin, wf in _magnitude_bins(attrs["flops"]):
-            for params_bin, wp in _magnitude_bins(attrs["params"]):
+        flops = _magnitude_bins(attrs["flops"], bins_per_decade, phase, soft)
+        params = _magnitude_bins(attrs["params"], bins_per_decade, phase, soft)
+        for flops_bin, wf in flops:
+            for params_bin, wp in params:
                 weights[f"{op}|{flops_bin}|{params_bin}"] += wf * wp
     scale = _WEIGHT_STEPS * _WEIGHT_STEPS
     return Counter({label: w / scale for label, w in weights.items()})
 
 
-def soft_histogram_simhash(g: nx.DiGraph, n_bits: int) -> np.ndarray:
-    """SimHash of :func:`soft_histogram` (no topology): the index's ``ophist`` codes."""
-    return simhash(soft_histogram(g), n_bits)
+def soft_histogram_simhash(g: nx.DiGraph, n_bits: int, **options: float | bool) -> np.ndarray:
+    """SimHash of :func:`soft_histogram` (no topology; ``options`` are its keyword
+    arguments): the index's ``ophist`` codes."""
+    return simhash(soft_histogram(g, **options), n_bits)  # type: ignore[arg-type]
 
 
 def wl_simhash(data: Data, n_bits: int, iterations: int = 3) -> np.ndarray:

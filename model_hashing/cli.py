@@ -13,8 +13,9 @@
   torchvision classification model instead (no checkpoint).
 
 MODEL is an ONNX file or a torchvision model name. The default method, ``ophist``
-(operator-histogram SimHash of the canonical graph, Q = 64), needs no training: it is the
-best of the measured tables (docs/model_hashing.md), ahead of HNN-Net.
+(SimHash of the canonical graph's operator histogram with soft half-decade FLOPs and
+parameter magnitudes, Q = 128), needs no training: it is the best of the measured tables
+(docs/model_hashing.md), ahead of HNN-Net and of the learned hashes on unseen families.
 """
 
 from __future__ import annotations
@@ -132,11 +133,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--method",
             choices=["ophist", "wl", "hnn"],
-            help="ophist (default: operator-histogram SimHash of the canonical graph, no "
-            "training; the best method of the measured tables), wl (Weisfeiler-Lehman "
-            "SimHash) or hnn (a trained HNN-Net, needs --checkpoint)",
+            help="ophist (default: operator-histogram SimHash of the canonical graph with "
+            "soft size bins, no training; the best method of the measured tables), wl "
+            "(Weisfeiler-Lehman SimHash) or hnn (a trained HNN-Net, needs --checkpoint)",
         )
-        p.add_argument("--bits", type=int, help="code length Q of ophist / wl (default 64)")
+        p.add_argument("--bits", type=int, help="code length Q of ophist / wl (default 128)")
         p.add_argument("--checkpoint", help="HNN-Net checkpoint (implies --method hnn)")
     add.set_defaults(func=_cmd_add)
     query.set_defaults(func=_cmd_query)

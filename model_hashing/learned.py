@@ -332,7 +332,7 @@ def learned_eval(
     paper_models: Sequence[str] | None = None,
     n_aug: int = 5,
     paper_n_aug: int = 10,
-    q_values: Sequence[int] = (16, 32, 64),
+    q_values: Sequence[int] = (16, 32, 64, 128),
     split_seeds: Sequence[int] = (0, 1, 2),
     held_out_fraction: float = 0.25,
     dim: int = 256,

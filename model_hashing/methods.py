@@ -38,8 +38,11 @@ from model_hashing.graph import (
 )
 
 DEFAULT_METHOD = "ophist"
-#: Q of the default: the best of the measured 16 / 32 / 64 for the histogram SimHash.
-DEFAULT_BITS = 64
+#: Q of the default: the best of the measured 16 / 32 / 64 / 128 for the soft histogram
+#: SimHash on both retrieval tables (fewer bits leave more SimHash noise, docs/model_hashing.md).
+DEFAULT_BITS = 128
+#: The code lengths the evaluations report.
+EVAL_BITS: tuple[int, ...] = (16, 32, 64, 128)
 METHODS = ("ophist", "wl", "hnn")
 
 
@@ -109,7 +112,7 @@ class WLSimHash(OpHistSimHash):
 
     @property
     def version(self) -> str:
-        return f"1-{_feature_digest(f'digits{N_DIGIT_BINS}')}"
+        return f"1-{_feature_digest(str(N_DIGIT_BINS))}"  # as before version 2 of ophist
 
     def hash_graph(self, g: nx.DiGraph) -> np.ndarray:
         return wl_simhash(to_data(g), self.n_bits)

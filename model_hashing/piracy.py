@@ -48,7 +48,7 @@ from torchvision.models.squeezenet import Fire
 
 from model_hashing.ged import delete_nodes
 from model_hashing.graph import export_onnx, onnx_to_graph
-from model_hashing.methods import HashMethod
+from model_hashing.methods import DEFAULT_BITS, EVAL_BITS, HashMethod
 from model_hashing.retrieval import (
     hamming_distances,
     rank,
@@ -328,8 +328,8 @@ PIRACY_SOURCES = ("resnet18", "squeezenet1_1", "mobilenet_v2", "densenet121")
 
 def piracy_table(
     methods: dict[str, Callable[[int], HashMethod]],
-    q_values: Sequence[int] = (16, 32, 64),
-    table_q: int = 64,
+    q_values: Sequence[int] = EVAL_BITS,
+    table_q: int = DEFAULT_BITS,
     sources: Sequence[str] = PIRACY_SOURCES,
     n_aug: int = 10,
     k: int = 10,

@@ -256,7 +256,7 @@ def non_learned_eval(
     out: str | Path,
     zoo: str = "all",
     n_aug: int = ZOO_DEFAULTS["n_aug"],
-    q_values: Sequence[int] = (16, 32, 64),
+    q_values: Sequence[int] = (16, 32, 64, 128),
     split_seeds: Sequence[int] = (0, 1, 2),
     held_out_fraction: float = ZOO_DEFAULTS["held_out_fraction"],
     k: int | None = None,
