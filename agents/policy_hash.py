@@ -323,52 +323,81 @@ class FastScorer:
         return rows, np.flatnonzero(long)
 
     # -- scores and bins ------------------------------------------------------------------
-    def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
-        """Transposed action scores ``(n_actions, batch)`` from first-layer outputs (in
-        their dtype, float32 or float64), and ``(scale, offset)``: a word whose first-layer
-        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones."""
+    def _hidden_layers(self, x: th.Tensor) -> tuple[th.Tensor, float, float, float]:
+        """The layers between the first and the output layer, from first-layer outputs (in
+        their dtype, float32 or float64): ``(x, scale, offset, bound)``, where a word whose
+        first-layer error is at most ``e`` has activations within ``scale * e + offset`` of
+        the exact ones and ``bound`` bounds their size."""
         wide = x.dtype == th.float64
         u = _U64 if wide else _U32
         linears = self.linears64 if wide else self.linears
         scale, offset, bound = 1.0, 0.0, 0.0
-        last = len(linears) - 1
         for i, (act, (weight, bias)) in enumerate(zip(self.activations, linears, strict=True)):
+            if i == len(linears) - 1 and i > 0:
+                break
             if i > 0:
-                if i == last:  # the output layer, transposed: (n_actions, batch)
-                    x = th.addmm(bias[:, None], weight, x.t())
-                else:
-                    x = F.linear(x, weight, bias)
-                terms = self.row_sums[i] * bound + self.bias_max[i]
+                x = F.linear(x, weight, bias)
+                offset = self._propagate(i, offset, bound, u)
                 scale *= self.row_sums[i]
-                offset = self.row_sums[i] * offset + _gamma(weight.shape[1] + 1, u) * terms
             if act is not None:
                 fn, bounded = act
                 x = fn(x)
                 bound = 1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0
                 offset += 8 * u * bound  # the activation's own rounding (a few ulp)
-        if last == 0:
-            x = x.t()
+        return x, scale, offset, bound
+
+    def _propagate(self, i: int, offset: float, bound: float, u: float) -> float:
+        """Layer ``i``'s offset from the previous one's (inputs within ``offset`` of exact,
+        of size at most ``bound``): the weights' amplification plus the layer's rounding."""
+        weight, _ = self.linears[i]
+        terms = self.row_sums[i] * bound + self.bias_max[i]
+        return self.row_sums[i] * offset + _gamma(weight.shape[1] + 1, u) * terms
+
+    def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
+        """Transposed action scores ``(n_actions, batch)`` from first-layer outputs (in
+        their dtype, float32 or float64), and ``(scale, offset)``: a word whose first-layer
+        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones."""
+        last = len(self.linears) - 1
+        if last == 0:  # a linear policy: the first layer is the output layer
+            x, scale, offset, _ = self._hidden_layers(x)
+            return np.ascontiguousarray(x.t().numpy()), scale, offset
+        x, scale, offset, bound = self._hidden_layers(x)
+        weight, bias = (self.linears64 if x.dtype == th.float64 else self.linears)[last]
+        u = _U64 if x.dtype == th.float64 else _U32
+        x = th.addmm(bias[:, None], weight, x.t())  # the output layer, transposed
+        offset = self._propagate(last, offset, bound, u)
+        scale *= self.row_sums[last]
+        if self.activations[last] is not None:
+            fn, bounded = self.activations[last]
+            x = fn(x)
+            offset += 8 * u * (1.0 if bounded else float(x.abs().max()) if x.numel() else 0.0)
         return np.ascontiguousarray(x.numpy()), scale, offset
 
-    def _decide(self, scores: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bins from transposed float32 scores and per-word error bounds ``E``; and the
-        words where a head has another score within ``4 E`` of its max (or equal to it),
-        whose float32 argmax may differ from the reference's.
+    def _decide(
+        self, scores: np.ndarray, error: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bins from transposed float32 scores and per-word error bounds ``E``; the words
+        where a head has another score within ``4 E`` of its max (or equal to it), whose
+        float32 argmax may differ from the reference's; and those words' *candidates*
+        ``(n_actions, n_unsure)``: the actions within ``4 E`` of their head's max.
 
         ``4 E`` rather than the ``2 E`` two errors of at most ``E`` need: the slack covers
         the float64 reference's own (far smaller) rounding and the rounding of the
-        threshold ``max - 4 E`` itself (half an ulp of the max, below ``E``). A NaN makes
-        no score pass the threshold, so such a word goes to the reference too.
+        threshold ``max - 4 E`` itself (half an ulp of the max, below ``E``). So an action
+        that is not a candidate scores, exactly and in the reference, below the head's
+        float32 argmax: the reference's argmax is a candidate. A NaN makes no score pass
+        the threshold, so such a word has no candidates and goes to the reference.
         """
         grid = self.network.grid
         heads = [scores] if grid is None else [scores[: grid[0]], scores[grid[0] :]]
         unsure = np.zeros(scores.shape[1], dtype=bool)
-        picks = []
+        picks, nears = [], []
         margin = 4 * error
         for head in heads:
             width = head.shape[0]
             if width == 1:
                 picks.append(np.zeros(scores.shape[1], dtype=np.int64))
+                nears.append(np.ones_like(head, dtype=bool))
                 continue
             # counts and index sums in the narrowest type that holds them (a sure word
             # has count 1 and its index; an unsure one may wrap, it is rescored anyway)
@@ -379,11 +408,14 @@ class FastScorer:
             unsure |= near.sum(axis=0, dtype=small) != 1
             index = np.arange(width, dtype=small)[:, None]
             picks.append((near * index).sum(axis=0, dtype=small).astype(np.int64))
+            nears.append(near)
         if grid is None:
             bins = picks[0]
         else:
             bins = (picks[0] * grid[1] + picks[1]) % self.network.n_bins
-        return bins, np.flatnonzero(unsure)
+        words = np.flatnonzero(unsure)
+        # np.compress: several times faster than fancy indexing for a column subset
+        return bins, words, np.concatenate([np.compress(unsure, near, axis=1) for near in nears])
 
     def _errors(self, first: np.ndarray, scale: float, offset: float) -> np.ndarray:
         """Per-word float32 bounds from first-layer bounds, rounded up (the cast to
@@ -402,24 +434,76 @@ class FastScorer:
         with th.no_grad():
             x, scale, offset = self._later_layers(self._first_layer(obs))
             error = self._errors(np.full(len(obs), self.first_error), scale, offset)
-            bins, unsure = self._decide(x, error)
+            bins, unsure, candidates = self._decide(x, error)
             self.scored += len(obs)
             if unsure.size:  # near-ties: float64 decides
-                bins[unsure] = self._rescore(obs[unsure])
+                bins[unsure] = self._rescore(obs[unsure], candidates)
         return bins
 
-    def _rescore(self, obs: np.ndarray) -> np.ndarray:
+    #: Words per block of the float64 tier, and (word, candidate) pairs per product.
+    rescore_block = 4096
+    rescore_pairs = 16384
+
+    def _rescore(self, obs: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Bins of encoded words by the float64 tier: the same certified test with
-        float64 bounds; what it cannot certify either (exact ties, in practice), the
-        reference decides."""
+        float64 bounds, over each word's float32 ``candidates`` (``(n_actions, n_words)``,
+        from :meth:`_decide`) only -- the hidden layers in float64, then one dot product
+        per (word, candidate) pair instead of the whole output layer. What it cannot
+        certify either (exact ties, in practice), the reference decides."""
         self.rescored += len(obs)
-        x, scale, offset = self._later_layers(self._first_layer(obs, th.float64))
-        error = np.full(len(obs), (scale * self.first_error64 + offset) * (1 + 2.0**-40))
-        bins, unsure = self._decide(x, error)
-        if unsure.size:
-            self.referred += unsure.size
-            bins[unsure] = self.network(th.from_numpy(obs[unsure])).numpy()
+        bins = np.empty(len(obs), dtype=np.int64)
+        last = len(self.linears64) - 1
+        for a in range(0, len(obs), self.rescore_block):
+            b = min(len(obs), a + self.rescore_block)
+            x = self._first_layer(obs[a:b], th.float64)
+            if last == 0 or self.activations[last] is not None:  # no separate output layer
+                scores, scale, offset = self._later_layers(x)
+                error = np.full(b - a, (scale * self.first_error64 + offset) * (1 + 2.0**-40))
+                bins[a:b], unsure, _ = self._decide(scores, error)
+            else:
+                bins[a:b], unsure = self._decide_candidates(x, candidates[:, a:b])
+            if unsure.size:
+                self.referred += unsure.size
+                bins[a + unsure] = self.network(th.from_numpy(obs[a + unsure])).numpy()
         return bins
+
+    def _decide_candidates(
+        self, x: th.Tensor, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_decide` in float64 over (word, candidate) pairs, from first-layer
+        outputs: per word and head, the candidates' max and how many are within ``4 E``
+        of it (``E`` the float64 bound); a word is sure when every head has one."""
+        h, scale, offset, bound = self._hidden_layers(x)
+        last = len(self.linears64) - 1
+        weight, bias = self.linears64[last]
+        offset = self._propagate(last, offset, bound, _U64)
+        margin = 4 * (scale * self.row_sums[last] * self.first_error64 + offset) * (1 + 2.0**-40)
+        words, actions = np.nonzero(candidates.T)  # sorted by word, then action
+        dots = np.empty(len(words))
+        for c in range(0, len(words), self.rescore_pairs):
+            i = th.from_numpy(words[c : c + self.rescore_pairs])
+            j = th.from_numpy(actions[c : c + self.rescore_pairs])
+            dots[c : c + len(i)] = (th.einsum("pk,pk->p", weight[j], h[i]) + bias[j]).numpy()
+        grid = self.network.grid
+        heads = 1 if grid is None else 2
+        head = np.zeros_like(actions) if grid is None else (actions >= grid[0]).astype(np.int64)
+        segment = words * heads + head  # one per (word, head) that has candidates
+        starts = np.flatnonzero(np.diff(segment, prepend=-1))
+        best = np.maximum.reduceat(dots, starts) if len(dots) else dots
+        near = dots >= np.repeat(best, np.diff(np.append(starts, len(dots)))) - margin
+        sure = np.add.reduceat(near, starts) == 1 if len(dots) else near
+        pick = np.add.reduceat(near * actions, starts) if len(dots) else actions
+        n = candidates.shape[1]
+        done = np.zeros(n * heads, dtype=bool)  # a head without candidates: not sure
+        done[segment[starts]] = sure
+        chosen = np.zeros(n * heads, dtype=np.int64)
+        chosen[segment[starts]] = pick
+        done, chosen = done.reshape(n, heads), chosen.reshape(n, heads)
+        if grid is None:
+            bins = chosen[:, 0]
+        else:
+            bins = (chosen[:, 0] * grid[1] + chosen[:, 1] - grid[0]) % self.network.n_bins
+        return bins, np.flatnonzero(~done.all(axis=1))
 
     def hash_words(self, words: Sequence[str]) -> np.ndarray:
         """Bins of words: the fast path from words (see the class docstring)."""
@@ -435,7 +519,8 @@ class FastScorer:
         first = self.first_errors[np.minimum(lengths, self.network.max_len)]
         first[long] = self.first_error
         ends = np.append(starts[1:], data.size + 1)  # each bag's end
-        unsure = []
+        unsure: list[np.ndarray] = []
+        candidates: list[np.ndarray] = []
         with th.no_grad():
             for a in range(0, n, self.block):
                 b = min(n, a + self.block)
@@ -446,12 +531,14 @@ class FastScorer:
                     folded = self.encoder.encode([words[i] for i in here], overflow="fold")
                     x[th.from_numpy(here - a)] = self._first_layer(folded)
                 scores, scale, offset = self._later_layers(x)
-                bins[a:b], near = self._decide(scores, self._errors(first[a:b], scale, offset))
+                error = self._errors(first[a:b], scale, offset)
+                bins[a:b], near, near_actions = self._decide(scores, error)
                 unsure.append(near + a)
+                candidates.append(near_actions)
             todo = np.concatenate(unsure)
             if todo.size:  # near-ties: float64 decides
                 obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
-                bins[todo] = self._rescore(obs)
+                bins[todo] = self._rescore(obs, np.concatenate(candidates, axis=1))
         self.scored += n
         return bins
 

@@ -26,8 +26,8 @@ from torch_geometric.data import Data
 
 from model_hashing.graph import N_DIGIT_BINS, OP_INDEX, OP_TYPES
 
-#: Bins per decade of the magnitudes of :func:`soft_histogram` (chosen on the retrieval
-#: tables, docs/model_hashing.md: 2 beat 1 and 0.5, hard and soft).
+#: Bins per decade of the magnitudes of :func:`soft_histogram`: half-decades beat decades,
+#: hard and soft, on both retrieval tables (``experiments/model_hashing_magnitudes.py``).
 BINS_PER_DECADE = 2
 #: Each node's split between two bins is rounded to a multiple of 1 / _WEIGHT_STEPS, so
 #: that every sum of weights is exact and a code cannot depend on the order of the nodes.

@@ -29,8 +29,9 @@ of the *training* graphs (step 0, the default's codes, is a candidate), then the
 is retrained on all training graphs; the queries are never looked at.
 
 Measured (:func:`learned_eval`, docs/model_hashing.md): far ahead of the default when the
-queried models were in training (paper protocol, F1@10 0.927 against 0.772 at Q = 32),
-behind it on held-out families at every Q, so the index keeps the non-learned default.
+queried models were in training (paper protocol, F1@10 0.902 against 0.742 at Q = 32),
+behind it on held-out families at Q = 64 and 128 (0.819 against 0.830, 0.864 against
+0.879), so the index keeps the non-learned default.
 """
 
 from __future__ import annotations
