@@ -110,7 +110,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     args.out = args.out or "results/model_hashing"
     args.epochs = args.epochs or 200
     result = run_evaluation(
-        args.out, epochs=args.epochs, seed=args.seed, checkpoint=default_checkpoint()
+        args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint=default_checkpoint(),
+        canonical=args.canonical,
     )
     print((Path(args.out) / "table.md").read_text())
     print(f"total {result['total_seconds']} s")
@@ -160,6 +164,12 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         help="all: every torchvision classification model, held-out families",
     )
     reproduce.add_argument("--seed", type=int, default=0)
+    reproduce.add_argument(
+        "--canonical",
+        action="store_true",
+        help="train on canonical graphs (as the SimHash methods hash), so --method hnn "
+        "hashes BN-folded and quantised copies like their source (paper zoo only)",
+    )
     reproduce.set_defaults(func=_cmd_reproduce)
 
 

@@ -28,7 +28,14 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from model_hashing.ged import delete_nodes, ged_matrix
-from model_hashing.graph import OP_TYPES, merge_layers, node_features, onnx_to_graph
+from model_hashing.graph import (
+    CANONICAL_VERSION,
+    OP_TYPES,
+    canonicalize,
+    merge_layers,
+    node_features,
+    onnx_to_graph,
+)
 from model_hashing.zoo import PAPER_MODELS, export_zoo_model
 
 
@@ -65,6 +72,10 @@ class ModelZooDataset(InMemoryDataset):
         root: cache directory (default :func:`default_root`).
         models: model name -> family (default: the paper's 21 models).
         merged: apply the merge rules ("merged" data) or not ("raw" data).
+        canonical: canonicalise each graph first (:func:`~model_hashing.graph.canonicalize`:
+            BatchNorm folded, no-op nodes dropped...), as the index's SimHash methods do, so
+            that an HNN-Net trained on it hashes BN-folded or quantised copies like their
+            source.
         n_aug: augmented copies per model.
         delete_fraction: fraction of nodes deleted per copy.
         seed: seed of the augmentation.
@@ -81,11 +92,12 @@ class ModelZooDataset(InMemoryDataset):
         seed: int = 0,
         ged_cap: int = 100,
         force_reload: bool = False,
+        canonical: bool = False,
     ) -> None:
         self.model_families = dict(PAPER_MODELS if models is None else models)
         if not self.model_families:
             raise ValueError("models must name at least one model")
-        self.merged, self.n_aug, self.seed = merged, n_aug, seed
+        self.merged, self.canonical, self.n_aug, self.seed = merged, canonical, n_aug, seed
         self.delete_fraction, self.ged_cap = delete_fraction, ged_cap
         #: every model asked for; :attr:`models` are those in the dataset
         self.requested: list[str] = list(self.model_families)
@@ -110,7 +122,9 @@ class ModelZooDataset(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> list[str]:
-        tag = "merged" if self.merged else "raw"
+        tag = ("merged" if self.merged else "raw") + (
+            f"_canonical{CANONICAL_VERSION}" if self.canonical else ""
+        )
         key = _digest(self.model_families)
         stem = (
             f"{tag}_n{len(self.requested)}_{key}_aug{self.n_aug}_del{self.delete_fraction}"
@@ -153,6 +167,8 @@ class ModelZooDataset(InMemoryDataset):
                 continue
             index = len(included)
             included.append(name)
+            if self.canonical:
+                g = canonicalize(g)
             if self.merged:
                 g = merge_layers(g)
             copies = [g] + [delete_nodes(g, self.delete_fraction, rng) for _ in range(self.n_aug)]

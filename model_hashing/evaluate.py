@@ -50,8 +50,10 @@ def run_evaluation(
     seed: int = 0,
     root: str | Path | None = None,
     checkpoint: str | Path | None = None,
+    canonical: bool = False,
 ) -> dict:
     """Train and evaluate everything; write ``results.json`` and ``table.md`` under ``out``.
+    ``canonical``: on canonical graphs (what the index's SimHash methods hash).
 
     The learned ablations (without L_class, topology only) run at ``baseline_q`` only.
     The merged-data, Q = 32 HNN-Net is saved to ``checkpoint`` (default: the index's).
@@ -62,7 +64,7 @@ def run_evaluation(
     rows = []
     started = time.perf_counter()
     for merged in (False, True):
-        ds = ModelZooDataset(root, merged=merged, seed=seed)
+        ds = ModelZooDataset(root, merged=merged, seed=seed, canonical=canonical)
         train, test = ds.split(seed=seed)
         data = [ds[i] for i in range(len(ds))]
         families = np.array([int(d.y) for d in data])
@@ -82,7 +84,7 @@ def run_evaluation(
                 if method == "HNN-Net" and merged and q == 32:
                     path = Path(checkpoint) if checkpoint else None
                     for target in [out / "hnn_q32_merged.pt", *([path] if path else [])]:
-                        save_checkpoint(net, target, ds.models, merged, config)
+                        save_checkpoint(net, target, ds.models, merged, config, canonical)
                     piracy_net = net
             for method, fn in NON_LEARNED.items():
                 t0 = time.perf_counter()

@@ -119,9 +119,9 @@ class WLSimHash(OpHistSimHash):
 
 
 class HNNHash(HashMethod):
-    """A trained HNN-Net. It hashes the graphs it was trained on: plain (not canonical)
-    graphs, merged if it was trained merged, since :class:`ModelZooDataset` and
-    ``reproduce`` train on plain graphs."""
+    """A trained HNN-Net. It hashes the graphs it was trained on: canonical if it was
+    trained on canonical graphs (``reproduce --canonical``), merged if it was trained
+    merged."""
 
     name = "hnn"
 
@@ -140,6 +140,7 @@ class HNNHash(HashMethod):
         return self._version
 
     def prepare(self, g: nx.DiGraph) -> nx.DiGraph:
+        g = canonicalize(g) if self.meta["canonical"] else g
         return merge_layers(g) if self.meta["merged"] else g
 
     def hash_graph(self, g: nx.DiGraph) -> np.ndarray:

@@ -154,9 +154,15 @@ def encode(net: HNNNet, data: Sequence[Data], chunk: int = 64) -> np.ndarray:
 
 
 def save_checkpoint(
-    net: HNNNet, path: str | Path, classes: Sequence[str], merged: bool, config: TrainConfig
+    net: HNNNet,
+    path: str | Path,
+    classes: Sequence[str],
+    merged: bool,
+    config: TrainConfig,
+    canonical: bool = False,
 ) -> None:
-    """Weights plus what is needed to hash a new model the same way."""
+    """Weights plus what is needed to hash a new model the same way (``merged`` and
+    ``canonical``: the graphs it was trained on)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
@@ -164,6 +170,7 @@ def save_checkpoint(
             "in_dim": net.convs[0].in_channels,
             "classes": list(classes),
             "merged": merged,
+            "canonical": canonical,
             "config": asdict(config),
         },
         path,
@@ -192,6 +199,7 @@ def load_checkpoint(path: str | Path) -> tuple[HNNNet, dict]:
     try:
         payload = torch.load(path, weights_only=True)
         meta = {k: payload[k] for k in ("in_dim", "classes", "merged", "config")}
+        meta["canonical"] = bool(payload.get("canonical", False))  # older: plain graphs
         net = HNNNet(meta["in_dim"], meta["config"]["n_bits"], len(meta["classes"]))
         net.load_state_dict(payload["state_dict"])
     except Exception as err:  # torch.load raises many unrelated types on damaged files

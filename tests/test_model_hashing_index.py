@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -96,3 +97,36 @@ def test_command_line(checkpoint: str, tiny_onnx: str, tmp_path, capsys) -> None
     assert out.strip().splitlines()[-1].split()[0] == "0"
     assert main(["query", *common, str(tmp_path / "missing.onnx")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_canonical_checkpoint_hashes_a_bn_folded_copy_like_its_source(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8)
+    ).eval()
+    source, folded = tmp_path / "source.onnx", tmp_path / "folded.onnx"
+    onnx.save(export_onnx(model, (1, 3, 16, 16)), source)
+    with torch.no_grad():  # fold every BatchNorm into the conv before it, by hand
+        layers = []
+        for conv, bn in ((model[0], model[1]), (model[3], model[4])):
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, 3)
+            fused.weight.copy_(conv.weight * scale[:, None, None, None])
+            fused.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+            layers.append(fused)
+        onnx.save(
+            export_onnx(nn.Sequential(layers[0], nn.ReLU(), layers[1]), (1, 3, 16, 16)), folded
+        )
+    net = HNNNet(N_FEATURES, n_bits=64, n_classes=3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.5)
+    codes = {}
+    for canonical in (False, True):
+        path = tmp_path / f"hnn_{canonical}.pt"
+        save_checkpoint(net, path, ["a", "b", "c"], True, TrainConfig(n_bits=64), canonical)
+        assert load_checkpoint(path)[1]["canonical"] is canonical
+        hasher = ModelHasher(checkpoint=path)
+        codes[canonical] = [hasher(str(f))[0] for f in (source, folded)]
+    assert np.array_equal(*codes[True])  # canonical graphs are equal, so are the codes
+    assert not np.array_equal(*codes[False])  # the plain graphs differ (BN nodes)

@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import torchvision
 
 import model_hashing.dataset as dataset_module
 import model_hashing.zoo_eval as zoo_eval
-from model_hashing.dataset import ModelZooDataset
+from model_hashing.dataset import ModelZooDataset, to_data
+from model_hashing.graph import canonicalize, merge_layers, onnx_to_graph
 from model_hashing.retrieval import leave_one_out_metrics
 from model_hashing.zoo import FAMILY_RULES, classification_models, family_of, zoo_models
 from model_hashing.zoo_eval import choose_held_out, held_out_split, zoo_held_out_eval
@@ -179,3 +181,14 @@ def test_non_learned_eval_scores_plain_and_canonical_graphs(tmp_path, monkeypatc
         assert 0.5 <= r["roc_auc"] <= 1.0  # copies are nearer than other models
     text = (tmp_path / "non_learned.md").read_text()
     assert text.count("| canonical |") == 4 and "Wall time" in text
+
+
+def test_a_canonical_dataset_has_its_own_cache_and_canonical_graphs(tmp_path) -> None:
+    models = {"squeezenet1_1": "squeezenet"}
+    plain = ModelZooDataset(tmp_path, models=models, n_aug=1)
+    canonical = ModelZooDataset(tmp_path, models=models, n_aug=1, canonical=True)
+    assert plain.processed_file_names != canonical.processed_file_names
+    assert "canonical" in canonical.processed_file_names[0]
+    raw = onnx_to_graph(tmp_path / "raw" / "squeezenet1_1.onnx")
+    expected = to_data(merge_layers(canonicalize(raw)))  # the index's graph of the model
+    assert torch.equal(canonical[0].x, expected.x) and not torch.equal(canonical[0].x, plain[0].x)
