@@ -18,7 +18,7 @@ import torch
 
 from model_hashing.baselines import op_histogram_simhash, wl_simhash
 from model_hashing.dataset import ModelZooDataset, to_data
-from model_hashing.graph import merge_layers
+from model_hashing.graph import canonicalize, merge_layers
 from model_hashing.index import ModelHasher
 from model_hashing.nn import HNNNet
 from model_hashing.piracy import TRANSFORMS, pirated_copy
@@ -138,7 +138,7 @@ def run_evaluation(
     }
     if 32 in q_values:
         result["piracy"] = piracy_eval(
-            piracy_net, piracy_db, piracy_models, ds.models, PIRACY_MODELS, seed
+            piracy_net, piracy_db, piracy_models, ds.models, PIRACY_MODELS, seed, canonical
         )
     hasher_path = out / "hnn_q32_merged.pt"
     if hasher_path.exists():
@@ -220,16 +220,19 @@ def piracy_eval(
     model_names: list[str],
     sources: tuple[str, ...],
     seed: int,
+    canonical: bool = False,
 ) -> list[dict]:
     """Per source model and transform: is the top-1 of the pirated copy's code, among all
     zoo graphs (merged data, Q = 32), a graph of the source model? Ties in a seeded random
-    order. Also the Hamming distance to the unaltered original."""
+    order. Also the Hamming distance to the unaltered original. ``canonical``: the copies'
+    graphs are canonicalised first, as the database's (a ``canonical`` dataset)."""
     rows = []
     for name in sources:
         source = model_names.index(name)
         original = np.flatnonzero(db_models == source)[0]
         for transform in TRANSFORMS:
-            g = merge_layers(pirated_copy(name, transform, seed))
+            g = pirated_copy(name, transform, seed)
+            g = merge_layers(canonicalize(g) if canonical else g)
             data = to_data(g)
             codes = {"HNN-Net": encode(net, [data])[0], "WL-SimHash": wl_simhash(data, 32)}
             row: dict = {"model": name, "transform": transform}
