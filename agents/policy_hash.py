@@ -380,11 +380,12 @@ class FastScorer:
 
     def _decide(
         self, scores: np.ndarray, error: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Bins from transposed float32 scores and per-word error bounds ``E``; the words
         where a head has another score within ``4 E`` of its max (or equal to it), whose
-        float32 argmax may differ from the reference's; and those words' *candidates*
-        ``(n_actions, n_unsure)``: the actions within ``4 E`` of their head's max.
+        float32 argmax may differ from the reference's; and, where
+        :attr:`rescore_candidates`, those words' *candidates* ``(n_actions, n_unsure)``:
+        the actions within ``4 E`` of the max (else ``None``).
 
         ``4 E`` rather than the ``2 E`` two errors of at most ``E`` need: the slack covers
         the float64 reference's own (far smaller) rounding and the rounding of the
@@ -396,13 +397,13 @@ class FastScorer:
         grid = self.network.grid
         heads = [scores] if grid is None else [scores[: grid[0]], scores[grid[0] :]]
         unsure = np.zeros(scores.shape[1], dtype=bool)
-        picks, nears = [], []
+        picks = []
+        near = np.zeros((0, 0), dtype=bool)
         margin = 4 * error
         for head in heads:
             width = head.shape[0]
             if width == 1:
                 picks.append(np.zeros(scores.shape[1], dtype=np.int64))
-                nears.append(np.ones_like(head, dtype=bool))
                 continue
             # counts and index sums in the narrowest type that holds them (a sure word
             # has count 1 and its index; an unsure one may wrap, it is rescored anyway)
@@ -413,14 +414,15 @@ class FastScorer:
             unsure |= near.sum(axis=0, dtype=small) != 1
             index = np.arange(width, dtype=small)[:, None]
             picks.append((near * index).sum(axis=0, dtype=small).astype(np.int64))
-            nears.append(near)
         if grid is None:
             bins = picks[0]
         else:
             bins = (picks[0] * grid[1] + picks[1]) % self.network.n_bins
         words = np.flatnonzero(unsure)
-        # np.compress: several times faster than fancy indexing for a column subset
-        return bins, words, np.concatenate([np.compress(unsure, near, axis=1) for near in nears])
+        if not self.rescore_candidates:
+            return bins, words, None
+        # a single head; np.compress: several times faster than fancy indexing of columns
+        return bins, words, np.compress(unsure, near, axis=1)
 
     def _errors(self, first: np.ndarray, scale: float, offset: float) -> np.ndarray:
         """Per-word float32 bounds from first-layer bounds, rounded up (the cast to
@@ -449,12 +451,13 @@ class FastScorer:
     rescore_block = 4096
     rescore_pairs = 16384
 
-    def _rescore(self, obs: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def _rescore(self, obs: np.ndarray, candidates: np.ndarray | None) -> np.ndarray:
         """Bins of encoded words by the float64 tier: the same certified test with
-        float64 bounds, over each word's float32 ``candidates`` (``(n_actions, n_words)``,
-        from :meth:`_decide`) only -- the hidden layers in float64, then one dot product
-        per (word, candidate) pair instead of the whole output layer. What it cannot
-        certify either (exact ties, in practice), the reference decides."""
+        float64 bounds; where :attr:`rescore_candidates`, over each word's float32
+        ``candidates`` (``(n_actions, n_words)``, from :meth:`_decide`) only: the hidden
+        layers in float64, then one dot product per (word, candidate) pair instead of the
+        whole output layer. What it cannot certify either (exact ties, in practice), the
+        reference decides."""
         self.rescored += len(obs)
         bins = np.empty(len(obs), dtype=np.int64)
         last = len(self.linears64) - 1
@@ -462,7 +465,7 @@ class FastScorer:
             b = min(len(obs), a + self.rescore_block)
             x = self._first_layer(obs[a:b], th.float64)
             whole = last == 0 or self.activations[last] is not None  # no separate output layer
-            if whole or not self.rescore_candidates:
+            if whole or candidates is None:
                 scores, scale, offset = self._later_layers(x)
                 error = np.full(b - a, (scale * self.first_error64 + offset) * (1 + 2.0**-40))
                 bins[a:b], unsure, _ = self._decide(scores, error)
@@ -516,7 +519,7 @@ class FastScorer:
         first[long] = self.first_error
         ends = np.append(starts[1:], data.size + 1)  # each bag's end
         unsure: list[np.ndarray] = []
-        candidates: list[np.ndarray] = []
+        candidates: list[np.ndarray | None] = []
         with th.no_grad():
             for a in range(0, n, self.block):
                 b = min(n, a + self.block)
@@ -534,7 +537,8 @@ class FastScorer:
             todo = np.concatenate(unsure)
             if todo.size:  # near-ties: float64 decides
                 obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
-                bins[todo] = self._rescore(obs, np.concatenate(candidates, axis=1))
+                near_all = np.concatenate(candidates, axis=1) if self.rescore_candidates else None
+                bins[todo] = self._rescore(obs, near_all)
         self.scored += n
         return bins
 
