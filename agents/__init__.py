@@ -28,7 +28,7 @@ _EXPORTS = {
     "PilotHash": "agents.pilot_q",
     "load_pilot_hash": "agents.pilot_q",
     "PolicyHash": "agents.policy_hash",
-    "HashNetwork": "agents.policy_hash",
+    "HashNetwork": "agents.hash_network",
     "load_hash": "agents.artifact",
     "OnnxHash": "agents.artifact",
     "ArtifactError": "agents.artifact",

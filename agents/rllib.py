@@ -42,7 +42,8 @@ from ray.rllib.utils.metrics import (
 from ray.tune.registry import register_env
 from torch import nn
 
-from agents.policy_hash import HashNetwork, PolicyHash
+from agents.hash_network import HashNetwork
+from agents.policy_hash import PolicyHash
 from hash_envs.distributed import connect
 from hash_envs.encoding import WordEncoder
 

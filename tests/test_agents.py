@@ -246,25 +246,37 @@ def test_onnx_artifact_matches_torch_on_the_whole_corpus(
     np.testing.assert_array_equal(loaded.hash_many(web2), hash_fn.hash_many(web2))
 
 
+#: Loads an artifact in a fresh process and prints its bins of web2: without torch
+#: installed (imports of it fail), with fast=False (torch is never imported), and by
+#: default (the fast path, torch imported, never Stable-Baselines3).
+LOAD_SCRIPT = """
+import json, sys
+mode, path = sys.argv[1], sys.argv[2]
+if mode == "no-torch":
+    sys.modules["torch"] = None
+from agents import load_hash
+from hash_envs import corpus
+loaded = load_hash(path, fast=mode != "fast-false")
+assert (loaded.fast is not None) == (mode == "default")
+assert ("torch" in sys.modules and sys.modules["torch"] is not None) == (mode == "default")
+assert "stable_baselines3" not in sys.modules
+print(json.dumps(loaded.hash_many(corpus.load("web2")[:20000]).tolist()))
+"""
+
+
 def test_artifact_gives_identical_bins_in_fresh_processes(tmp_path: Path, trained_pg: PG) -> None:
     path = PolicyHash(trained_pg).export_onnx(tmp_path / "hash.onnx")
-    script = (
-        "import json, sys\n"
-        "from agents import load_hash\n"
-        "from hash_envs import corpus\n"
-        f"bins = load_hash({str(path)!r}).hash_many(corpus.load('web2')[:20000])\n"
-        "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules\n"
-        "print(json.dumps(bins.tolist()))\n"
-    )
     outputs = []
-    for seed in ("0", "123"):
+    for seed, mode in (("0", "no-torch"), ("123", "no-torch"), ("0", "fast-false"),
+                       ("0", "default"), ("123", "default")):  # fmt: skip
         env = {**os.environ, "PYTHONHASHSEED": seed}
         done = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-        )
+            [sys.executable, "-c", LOAD_SCRIPT, mode, str(path)],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
         outputs.append(json.loads(done.stdout))
-    assert outputs[0] == outputs[1]
-    assert outputs[0] == PolicyHash(trained_pg).hash_many(corpus.load("web2")[:20000]).tolist()
+    expected = PolicyHash(trained_pg).hash_many(corpus.load("web2")[:20000]).tolist()
+    assert all(out == expected for out in outputs)
 
 
 def test_damaged_or_foreign_artifacts_are_refused(tmp_path: Path, trained_pg: PG) -> None:
