@@ -44,7 +44,8 @@ from hash_envs.encoding import WordEncoder, utf8_batch
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import BasePolicy
 
-__all__ = ["FastScorer", "HashNetwork", "Sin", "one_hot_linear", "score_words"]
+__all__ = ["FastScorer", "HashNetwork", "Sin", "first_layer_rows", "one_hot_linear", "score_words",
+           "table_rows"]  # fmt: skip
 
 
 class Sin(nn.Module):
@@ -89,6 +90,54 @@ def score_words(
         else:
             x = layer(x)
     return x
+
+
+def first_layer_rows(
+    weight: th.Tensor, bias: th.Tensor, encoding: str, max_len: int
+) -> tuple[th.Tensor, th.Tensor]:
+    """The first layer as rows to add up: ``(table, tail)``.
+
+    ``table[256 p + b]`` (``(256 * max_len, out)``) is what byte ``b`` at position ``p``
+    adds to the layer's outputs: the byte's weight column (``bytes``), or position ``p``'s
+    column times the code point input of byte ``b`` (``codepoints``, exactly the float
+    value :class:`~hash_envs.encoding.WordEncoder` gives). ``tail[n]`` (``(max_len + 1,
+    out)``) is the bias plus the padding (byte 0) rows of positions ``n .. max_len - 1``,
+    so a word of ``n`` bytes is the sum of its ``n`` byte rows and ``tail[n]``. Computed in
+    the dtype of ``weight`` (a float64 weight: float32 weights are exact in it).
+    """
+    columns = weight.t()  # (256 * L or L, out)
+    if encoding == "bytes":
+        table = columns
+    else:
+        values = WordEncoder("codepoints", 1).from_bytes(np.arange(256, dtype=np.uint8)[:, None])
+        values = th.from_numpy(values[:, 0]).to(weight.dtype)
+        table = (columns[:, None, :] * values[None, :, None]).reshape(256 * max_len, -1)
+    pad = table[256 * th.arange(max_len)]  # (L, out); zero rows for codepoints
+    tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(bias[None])])
+    return table, tail + bias
+
+
+def table_rows(
+    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, max_len: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bags of rows of a first-layer table laid out as :func:`first_layer_rows`'s byte
+    rows (``256 * max_len``), one zero row, then its ``max_len + 1`` tail rows: for each
+    word of :func:`hash_envs.encoding.utf8_batch`'s buffer, from ``starts[i]``, the row of
+    each byte (``256 * position + byte``), then, in the separator's place, the word's tail
+    row. Words longer than ``max_len`` (also returned) read the zero row; the caller
+    replaces their outputs."""
+    zero_row = 256 * max_len
+    dtype = np.int32 if data.size < 2**31 - 1 else np.int64
+    sizes = lengths + 1  # each word, and the slot after it (separator, or one past the end)
+    rows = np.arange(data.size + 1, dtype=dtype)
+    rows -= np.repeat(starts.astype(dtype), sizes)  # position in the word
+    rows <<= 8
+    rows[:-1] += data
+    rows[starts + lengths] = zero_row + 1 + np.minimum(lengths, max_len)
+    long = lengths > max_len
+    if long.any():
+        rows[np.repeat(long, sizes)] = zero_row
+    return rows, np.flatnonzero(long)
 
 
 class HashNetwork(nn.Module):
@@ -289,26 +338,10 @@ class FastScorer:
             else:
                 self.activations[-1] = _ACTIVATIONS[type(layer).__name__]
         weight, bias = self.linears[0]
-        w64, b64 = weight.double(), bias.double()
+        b64 = bias.double()
         length = network.max_len
-        columns = w64.t()  # (256 * L or L, out)
-        if network.encoding == "bytes":
-            # table[256 p + b] = column of byte b at position p (float32 weights: exact);
-            # tail[n] = bias + the padding (byte 0) columns of positions n .. L-1, so only
-            # real bytes are gathered
-            table = columns
-            pad = columns[256 * th.arange(length)]  # (L, out)
-            tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(b64[None])])
-            tail = tail + b64
-        else:
-            # table[256 p + b] = column p times the code point input of byte b (exactly the
-            # float32 value WordEncoder gives); padding inputs are 0: the tail is the bias
-            values = WordEncoder("codepoints", 1).from_bytes(
-                np.arange(256, dtype=np.uint8)[:, None]
-            )
-            values64 = th.from_numpy(values[:, 0].astype(np.float64))
-            table = (columns[:, None, :] * values64[None, :, None]).reshape(256 * length, -1)
-            tail = b64.expand(length + 1, -1)
+        table, tail = first_layer_rows(weight.double(), b64, network.encoding, length)
+        columns = weight.double().t()  # (256 * L or L, out)
         # Bound on the first layer's float32 error for a word of n <= L bytes: a sum of
         # n + 1 terms (gamma), each term rounded to float32 once (the tail; for codepoints
         # the products too) -- (gamma(n + 1) + 3u) times the largest sum of |terms|.
@@ -321,9 +354,8 @@ class FastScorer:
         self.first_error = (_gamma(length + 1) + 3 * _U32) * float(
             (per_position.sum(0) + b64.abs()).max()
         )
-        # table rows: L * 256 byte rows, one zero row (the bytes of folded words), L + 1 tails
-        self._zero_row = 256 * length
-        self._tail_row = self._zero_row + 1
+        # table rows (the layout of table_rows): L * 256 byte rows, one zero row (the bytes
+        # of folded words), L + 1 tails
         self.table = th.cat([table, th.zeros_like(table[:1]), tail]).float().contiguous()
         self.tail = tail.float().contiguous()
         # the float64 tier, for the float32 near-ties: the same layers in float64 (the
@@ -379,26 +411,6 @@ class FastScorer:
         table, tail = (self.table64, self.tail64) if wide else (self.table, self.tail)
         x = F.embedding_bag(th.from_numpy(flat), table, th.from_numpy(offsets), mode="sum")
         return x + tail[th.from_numpy(real)]
-
-    def _table_rows(
-        self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The bags of :func:`hash_envs.encoding.utf8_batch`'s buffer, one per word from
-        ``starts[i]``: the table row of each byte (``256 * position + byte``), then, in
-        the separator's place, the word's tail row. Words longer than ``max_len`` (also
-        returned) read the zero row; the caller replaces their outputs."""
-        max_len = self.network.max_len
-        dtype = np.int32 if data.size < 2**31 - 1 else np.int64
-        sizes = lengths + 1  # each word, and the slot after it (separator, or one past the end)
-        rows = np.arange(data.size + 1, dtype=dtype)
-        rows -= np.repeat(starts.astype(dtype), sizes)  # position in the word
-        rows <<= 8
-        rows[:-1] += data
-        rows[starts + lengths] = self._tail_row + np.minimum(lengths, max_len)
-        long = lengths > max_len
-        if long.any():
-            rows[np.repeat(long, sizes)] = self._zero_row
-        return rows, np.flatnonzero(long)
 
     # -- scores and bins ------------------------------------------------------------------
     def _hidden_layers(self, x: th.Tensor) -> tuple[th.Tensor, float, float, float]:
@@ -585,7 +597,7 @@ class FastScorer:
         if n == 0:
             return bins
         data, starts, lengths = utf8_batch(words)
-        rows_np, long = self._table_rows(data, starts, lengths)
+        rows_np, long = table_rows(data, starts, lengths, self.network.max_len)
         rows = th.from_numpy(rows_np)
         offsets = th.from_numpy(starts.astype(rows_np.dtype))
         first = self.first_errors[np.minimum(lengths, self.network.max_len)]
