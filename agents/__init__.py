@@ -9,6 +9,8 @@
   the pool (the whole Moby list included);
 * :class:`PolicyHash` -- a trained stateless policy as a deterministic hash function,
   exported by ``export_onnx`` and read back by :func:`load_hash` with onnxruntime only;
+  :class:`QuantizedHash` (``PolicyHash.quantize()``) -- its network in exact integer
+  arithmetic: a different, faster hash function with the same guarantees;
 * :class:`VectorEnvAdapter` -- SB3 rollouts from our native vector envs.
 
 Names are imported on first use, so ``from agents import load_hash`` does not import
@@ -29,6 +31,7 @@ _EXPORTS = {
     "load_pilot_hash": "agents.pilot_q",
     "PolicyHash": "agents.policy_hash",
     "HashNetwork": "agents.hash_network",
+    "QuantizedHash": "agents.quantized_hash",
     "load_hash": "agents.artifact",
     "OnnxHash": "agents.artifact",
     "ArtifactError": "agents.artifact",

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from stable_baselines3.common.policies import BasePolicy
 
 __all__ = ["FastScorer", "HashNetwork", "Sin", "first_layer_rows", "one_hot_linear", "score_words",
-           "table_rows"]  # fmt: skip
+           "table_rows", "tail_rows"]  # fmt: skip
 
 
 class Sin(nn.Module):
@@ -112,9 +112,15 @@ def first_layer_rows(
         values = WordEncoder("codepoints", 1).from_bytes(np.arange(256, dtype=np.uint8)[:, None])
         values = th.from_numpy(values[:, 0]).to(weight.dtype)
         table = (columns[:, None, :] * values[None, :, None]).reshape(256 * max_len, -1)
+    return table, tail_rows(table, bias, max_len)
+
+
+def tail_rows(table: th.Tensor, bias: th.Tensor, max_len: int) -> th.Tensor:
+    """``tail[n]``, ``n = 0 .. max_len``: ``bias`` plus the padding (byte 0) rows of
+    ``table`` (laid out as :func:`first_layer_rows`'s) at positions ``n .. max_len - 1``."""
     pad = table[256 * th.arange(max_len)]  # (L, out); zero rows for codepoints
     tail = th.cat([th.flip(th.cumsum(th.flip(pad, [0]), 0), [0]), th.zeros_like(bias[None])])
-    return table, tail + bias
+    return tail + bias
 
 
 def table_rows(

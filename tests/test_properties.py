@@ -6,7 +6,8 @@
   info counts are the :mod:`hash_envs.metrics` of the bins placed so far and the rewards
   are :mod:`hash_envs.rewards`'. Invalid corpora are refused with a ``ValueError`` or
   ``TypeError`` that says why -- never a raw ``UnicodeError`` or ``sorted()``'s.
-* Every contender -- each registered ``HashFunction``, a ``PolicyHash`` and every
+* Every contender -- each registered ``HashFunction``, a ``PolicyHash`` (and its
+  ``quantize()``) and every
   artifact loader's output (``.onnx``, ``.pilots``, ``.phobic``, ``.bbhash``) -- obeys the
   rule of :class:`hash_envs.hashing.HashFunction`: deterministic across calls, batch
   sizes and order; ``hash_many(words) == [h(w) for w in words]``; bins in ``[0, n_bins)``;
@@ -217,7 +218,7 @@ def test_a_max_len_below_the_longest_word_is_a_clear_value_error(words: list[str
 
 
 # ------------------------------------------------------------------------ contenders
-ARTIFACTS = ("policy", ".onnx", ".pilots", ".phobic", ".bbhash")
+ARTIFACTS = ("policy", "quantized", ".onnx", ".pilots", ".phobic", ".bbhash")
 PERFECT = (".pilots", ".phobic", ".bbhash")
 CONTENDERS = [*registered_hash_functions(), *ARTIFACTS]
 
@@ -234,13 +235,16 @@ def contenders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from baselines.mphf import BBHash, PhobicHash
 
     out = tmp_path_factory.mktemp("contenders")
-    found: dict[str, Any] = {name: make_hash_function(name, 97) for name in CONTENDERS[:-5]}
+    found: dict[str, Any] = {
+        name: make_hash_function(name, 97) for name in CONTENDERS[: -len(ARTIFACTS)]
+    }
     torch.manual_seed(0)
     env = gym.make(
         "hash_envs/StatelessHash-v0", corpus=KEYS, n_words=10, n_bins=29, encoding="bytes"
     )
     model = PG("MlpPolicy", env, n_steps=10, seed=0, policy_kwargs={"net_arch": [8]})
     found["policy"] = PolicyHash(model)
+    found["quantized"] = found["policy"].quantize()
     found[".onnx"] = load_artifact(found["policy"].export_onnx(out / "h.onnx"))
     found[".pilots"] = load_artifact(PilotQ(KEYS, seed=0).learn().save(out / "h.pilots"))
     found[".phobic"] = load_artifact(PhobicHash.build(KEYS).save(out / "h.phobic"))

@@ -1,0 +1,346 @@
+"""A hash network quantised to small integers, so that every operation is exact.
+
+Why: a float network's argmax can flip on a near-tie between batch sizes, kernels and
+runtimes, so :class:`agents.PolicyHash` certifies each float32 argmax and rescores the
+near-ties in float64 -- for the paper's 1000-way 2x300 network a quarter of the words,
+and a certified decision for every one. A :class:`QuantizedHash` computes with integers
+only: int8 weights, 7-bit activations and integer biases, every partial sum below
+``2**24`` in magnitude, so that int32 and float32 arithmetic both hold it exactly. Its
+scores are exact whatever the summation order, hence its bins are the same in any batch
+size, order, process and kernel -- oneDNN's int8 GEMM where torch has it, a float32 GEMM
+elsewhere, and :meth:`QuantizedHash.reference_bins`, plain numpy ``int64`` -- with no
+tie rule beyond "the lowest index wins".
+
+It is a *different hash function* from the float policy: quantisation moves the scores
+slightly, so the argmax changes where two scores were close (:meth:`QuantizedHash.agreement`
+measures how often; ``experiments/exp7_inference_time.py`` reports it with the speed).
+
+The integer network, from a :class:`~agents.hash_network.HashNetwork` of linear layers
+with tanh or sine activations (bounded by 1) between them and none after the last:
+
+* first layer, from the bytes of the word (XOR-folded beyond ``max_len``):
+  ``z = sum_p T[256 p + byte_p] + t``, with ``T = round(table / s)`` the first-layer table
+  of :func:`~agents.hash_network.first_layer_rows` in int8 (``s = max |table| / 127``)
+  and ``t = round(bias / s)``;
+* activation: ``q = LUT[clip(z - lo, 0, len(LUT) - 1)]``, where
+  ``LUT[k] = 64 + round(63 * act(s * (lo + k)))`` (in ``1 .. 127``) is computed once, in
+  float64, when quantising, and trimmed of the constant runs at both ends (where tanh
+  saturates);
+* later layers: ``z = W q + c`` with ``W = round(weight / w)`` in int8
+  (``w = max |weight| / 127``) and ``c = round(bias / s) - 64 * W.sum(1)``, ``s = w / 63``:
+  the activations read as ``(q - 64) / 63``;
+* bin: the argmax of the last ``z`` (lowest index on ties), or for a factorised head
+  ``(argmax of the rows) * cols + argmax of the columns``, modulo ``n_bins``.
+
+A network whose sums could reach ``2**24`` (an input of more than ~1,000 units at full
+weight scale), or with ReLU or other unbounded activations, is refused with a
+``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import numpy as np
+import torch as th
+from torch import nn
+from torch.nn import functional as F
+
+from agents.hash_network import HashNetwork, first_layer_rows, table_rows, tail_rows
+from hash_envs.encoding import encode_bytes, utf8_batch
+from hash_envs.hashing import HashFunction
+
+__all__ = ["QuantizedHash"]
+
+Kernel = Literal["auto", "onednn", "float32"]
+
+#: Activations a quantised network can have: bounded by 1, tabulated in float64.
+_BOUNDED_ACTIVATIONS = {"Tanh": np.tanh, "Sin": np.sin}
+_EXACT = 2**24  # float32 holds every integer of smaller magnitude
+_ZERO = 64  # activation q in 1 .. 127 reads as (q - 64) / 63
+_LEVELS = 63
+_MAX_LUT = 2**25
+
+
+class _Layer:
+    """One quantised linear layer ``z = W q + c`` (the first: a table of byte rows), and
+    the activation table applied to its output (``None`` for the output layer)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        self.weight = weight  # int8 values, int64 array; (out, in), or the table (rows, out)
+        self.bias = bias  # int64 (out,)
+        self.lut: np.ndarray | None = None  # uint8
+        self.lut_low = 0
+
+
+def _activation_table(fn, scale: float, low: int, high: int) -> tuple[np.ndarray, int]:
+    """``64 + round(63 fn(scale * z))`` for ``z = low .. high``, trimmed of the constant
+    runs at both ends (``clip`` reproduces them): ``(table, its first z)``."""
+    if high - low + 1 > _MAX_LUT:
+        raise ValueError(
+            f"a layer's outputs span {high - low + 1:,} integers, too many for an activation "
+            "table; this network cannot be quantised"
+        )
+    z = np.arange(low, high + 1, dtype=np.float64)
+    lut = (_ZERO + np.round(_LEVELS * fn(scale * z))).astype(np.uint8)
+    changes = np.flatnonzero(lut[1:] != lut[:-1])
+    if changes.size == 0:
+        return lut[:1].copy(), low
+    first, last = int(changes[0]), int(changes[-1]) + 1
+    return lut[first : last + 1].copy(), low + first
+
+
+def _float32(values: np.ndarray) -> th.Tensor:
+    return th.from_numpy(values.astype(np.float32))
+
+
+def _check_exact(name: str, bound: float) -> None:
+    if bound >= _EXACT:
+        raise ValueError(
+            f"{name}: its sums reach {bound:,.0f}, past 2**24, where float32 stops being "
+            "exact; this network cannot be quantised"
+        )
+
+
+class QuantizedHash(HashFunction):
+    """Word -> bin by an integer network quantised from a :class:`HashNetwork` (module
+    docstring): exact arithmetic, so deterministic on every kernel, batch and process.
+
+    ``kernel="auto"`` uses oneDNN's int8 GEMM (``torch.ops.onednn``) where this torch has
+    it and it reproduces the float32 GEMM's sums on probe inputs, else the float32 GEMM;
+    both give the same bins, as does :meth:`reference_bins` (numpy ``int64``).
+    """
+
+    #: Words per block of the later layers (on the 2-core test machine 1,024 beat 256,
+    #: 512, 2,048 and 4,096 for the paper's 1000-way head: its scores stay in the caches).
+    block = 1024
+
+    def __init__(self, network: HashNetwork, *, name: str = "quantized", kernel: Kernel = "auto"):
+        HashFunction.__init__(self, network.n_bins)
+        self.name = name
+        self.encoding = network.encoding
+        self.max_len = network.max_len
+        self.grid = network.grid
+        self.layers = self._quantise(network)
+        first = self.layers[0]
+        # the first layer as float32 rows for embedding_bag (exact: small integers), laid
+        # out for table_rows: byte rows, one zero row, the tails
+        tails = tail_rows(th.from_numpy(first.weight), th.from_numpy(first.bias), self.max_len)
+        zero = np.zeros((1, first.weight.shape[1]), dtype=np.int64)
+        self._table = th.from_numpy(
+            np.concatenate([first.weight, zero, tails.numpy()]).astype(np.float32)
+        )
+        self._kernel_name = "float32"
+        #: the later layers as float32 (exact: small integers), for the float32 GEMM
+        self._float_layers = [
+            (_float32(layer.weight), _float32(layer.bias))
+            for layer in self.layers[1:]
+        ]  # fmt: skip
+
+        self._onednn: list[tuple[object, th.Tensor, th.Tensor]] | None = None
+        if kernel not in ("auto", "onednn", "float32"):
+            raise ValueError(f"kernel must be 'auto', 'onednn' or 'float32', got {kernel!r}")
+        if kernel != "float32":
+            self._onednn = self._prepack_onednn()
+            if self._onednn is None and kernel == "onednn":
+                raise RuntimeError("torch.ops.onednn's int8 GEMM is not usable here")
+            if self._onednn is not None:
+                self._kernel_name = "onednn"
+
+    # -- quantisation ---------------------------------------------------------------------
+    def _quantise(self, network: HashNetwork) -> list[_Layer]:
+        modules = list(network.layers)
+        linears = [m for m in modules if isinstance(m, nn.Linear)]
+        kinds = [type(m).__name__ for m in modules]
+        expected = ["Linear" if i % 2 == 0 else "act" for i in range(2 * len(linears) - 1)]
+        got = ["Linear" if k == "Linear" else "act" for k in kinds]
+        if got != expected:
+            raise ValueError(
+                "a quantised hash needs linear layers with one activation between each two and "
+                f"none after the last, got {kinds}"
+            )
+        acts = [kinds[i] for i in range(1, len(kinds), 2)]
+        unknown = sorted(set(acts) - set(_BOUNDED_ACTIVATIONS))
+        if unknown:
+            raise ValueError(
+                f"a quantised hash supports {sorted(_BOUNDED_ACTIVATIONS)} activations (bounded "
+                f"by 1), not {unknown}"
+            )
+        params = []
+        for i, lin in enumerate(linears):
+            weight = lin.weight.detach().double()
+            bias = th.zeros(lin.out_features, dtype=th.float64)
+            if lin.bias is not None:
+                bias = lin.bias.detach().double()
+            if i == len(linears) - 1 and network.n_quantiles > 1:
+                # the mean of the quantiles is linear in the output layer: fold it in
+                k = network.n_quantiles
+                weight = weight.view(k, -1, weight.shape[1]).mean(dim=0)
+                bias = bias.view(k, -1).mean(dim=0)
+            params.append((weight, bias))
+
+        layers = []
+        weight, bias = params[0]
+        table, _ = first_layer_rows(weight, bias, network.encoding, network.max_len)
+        scale = float(table.abs().max()) / 127 or 1.0
+        first = _Layer(
+            np.round(table.numpy() / scale).astype(np.int64),
+            np.round(bias.numpy() / scale).astype(np.int64),
+        )
+        # exact range of each output over all inputs: every position's extreme row
+        by_position = first.weight.reshape(network.max_len, 256, -1)
+        low = by_position.min(axis=1).sum(axis=0) + first.bias
+        high = by_position.max(axis=1).sum(axis=0) + first.bias
+        _check_exact("the first layer", float(np.maximum(-low, high).max()))
+        layers.append(first)
+        for i, (weight, bias) in enumerate(params[1:], start=1):
+            fn = _BOUNDED_ACTIVATIONS[acts[i - 1]]
+            layers[-1].lut, layers[-1].lut_low = _activation_table(
+                fn, scale, int(low.min()), int(high.max())
+            )
+            w_scale = float(weight.abs().max()) / 127 or 1.0
+            w = np.round(weight.numpy() / w_scale).astype(np.int64)
+            scale = w_scale / _LEVELS
+            c = np.round(bias.numpy() / scale).astype(np.int64) - _ZERO * w.sum(axis=1)
+            reach = 127 * np.abs(w).sum(axis=1)  # |W q| for q in 1 .. 127
+            _check_exact(f"linear layer {i}", float((reach + np.abs(c)).max()))
+            low, high = c - reach, c + reach
+            layers.append(_Layer(w, c))
+        return layers
+
+    # -- kernels --------------------------------------------------------------------------
+    def _prepack_onednn(self) -> list[tuple[object, th.Tensor, th.Tensor]] | None:
+        """oneDNN int8 GEMMs (u8 activations x s8 weights -> float32 sums), or ``None``
+        where torch lacks them or they disagree with the float32 GEMM on probe inputs."""
+        try:
+            packed = [
+                (
+                    th.ops.onednn.qlinear_prepack(
+                        weight.to(th.int8), [self.block, weight.shape[1]]
+                    ),
+                    th.ones(weight.shape[0]),
+                    th.zeros(weight.shape[0], dtype=th.int32),
+                )
+                for weight, _ in self._float_layers
+            ]
+            rng = np.random.default_rng(0)
+            for batch in (1, 7, self.block):
+                for i, (weight, bias) in enumerate(self._float_layers):
+                    q = rng.integers(1, 128, (batch, weight.shape[1]), dtype=np.uint8)
+                    q[0] = 127  # the largest sums too
+                    q_t = th.from_numpy(q)
+                    expect = th.addmm(bias, q_t.float(), weight.t())
+                    if not th.equal(self._onednn_linear(packed[i], bias, q_t), expect):
+                        return None
+            return packed
+        except (AttributeError, RuntimeError, NotImplementedError):
+            return None
+
+    @staticmethod
+    def _onednn_linear(
+        packed: tuple[object, th.Tensor, th.Tensor], bias: th.Tensor, q: th.Tensor
+    ) -> th.Tensor:
+        weight, ones, zeros = packed
+        return th.ops.onednn.qlinear_pointwise(
+            q, 1.0, 0, weight, ones, zeros, bias, 1.0, 0, th.float32, "none", [], ""
+        )
+
+    @property
+    def kernel(self) -> str:
+        """The GEMM in use: ``"onednn"`` (int8) or ``"float32"``."""
+        return self._kernel_name
+
+    # -- hashing --------------------------------------------------------------------------
+    @property
+    def size_bytes(self) -> int:
+        """Stored bytes: int8 weights (the first layer's table included), int32 biases and
+        the activation tables."""
+        total = 0
+        for layer in self.layers:
+            total += layer.weight.size + 4 * layer.bias.size
+            total += 0 if layer.lut is None else layer.lut.size
+        return total
+
+    def _activate(self, layer: _Layer, z: th.Tensor) -> np.ndarray:
+        index = z.numpy().astype(np.int64)
+        index -= layer.lut_low
+        return np.take(layer.lut, index, mode="clip")
+
+    def _bins(self, scores: np.ndarray) -> np.ndarray:
+        if self.grid is None:
+            return scores.argmax(axis=1)
+        rows, cols = self.grid
+        row = scores[:, :rows].argmax(axis=1)
+        return (row * cols + scores[:, rows:].argmax(axis=1)) % self.n_bins
+
+    def _later_layers(self, z: th.Tensor) -> np.ndarray:
+        """Bins from first-layer sums (float32, exact integers)."""
+        for i, layer in enumerate(self.layers[:-1]):
+            assert layer.lut is not None
+            q = th.from_numpy(self._activate(layer, z))
+            weight, bias = self._float_layers[i]
+            if self._onednn is not None:
+                z = self._onednn_linear(self._onednn[i], bias, q)
+            else:
+                z = th.addmm(bias, q.float(), weight.t())
+        return self._bins(z.numpy())
+
+    def _folded_sums(self, words: Sequence[str]) -> th.Tensor:
+        """First-layer sums of words longer than ``max_len``, from their folded bytes."""
+        raw = encode_bytes(words, self.max_len, overflow="fold").astype(np.int64)
+        raw += 256 * np.arange(self.max_len)
+        tail = np.full((len(words), 1), 257 * self.max_len + 1)  # the tail of all L positions
+        rows = th.from_numpy(np.concatenate([raw, tail], axis=1))
+        return F.embedding_bag(rows, self._table, mode="sum")
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        words = words if isinstance(words, list) else list(words)
+        n = len(words)
+        bins = np.empty(n, dtype=np.int64)
+        if n == 0:
+            return bins
+        data, starts, lengths = utf8_batch(words)
+        rows_np, long = table_rows(data, starts, lengths, self.max_len)
+        rows = th.from_numpy(rows_np)
+        offsets = th.from_numpy(starts.astype(rows_np.dtype))
+        ends = np.append(starts[1:], data.size + 1)  # each bag's end
+        with th.no_grad():
+            for a in range(0, n, self.block):
+                b = min(n, a + self.block)
+                lo, hi = int(starts[a]), int(ends[b - 1])
+                z = F.embedding_bag(rows[lo:hi], self._table, offsets[a:b] - lo, mode="sum")
+                here = long[(long >= a) & (long < b)]
+                if here.size:
+                    z[th.from_numpy(here - a)] = self._folded_sums([words[i] for i in here])
+                bins[a:b] = self._later_layers(z)
+        return bins
+
+    def reference_bins(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        """The integer network in numpy ``int64``, word by padded byte row: no table of
+        tails, no float, no GEMM library -- the definition the fast path must match."""
+        raw = encode_bytes(list(words), self.max_len, overflow="fold").astype(np.int64)
+        bins = np.empty(len(raw), dtype=np.int64)
+        positions = 256 * np.arange(self.max_len)
+        first = self.layers[0]
+        for a in range(0, len(raw), 256):
+            z = first.weight[raw[a : a + 256] + positions].sum(axis=1) + first.bias
+            for layer, following in zip(self.layers[:-1], self.layers[1:], strict=True):
+                assert layer.lut is not None
+                index = np.clip(z - layer.lut_low, 0, layer.lut.size - 1)
+                z = layer.lut[index].astype(np.int64) @ following.weight.T + following.bias
+            bins[a : a + len(z)] = self._bins(z)
+        return bins
+
+    def agreement(self, network: HashNetwork, words: Sequence[str]) -> float:
+        """Share of ``words`` this hash puts where the float ``network``'s argmax does."""
+        from hash_envs.encoding import WordEncoder
+
+        words = list(words)
+        encoder = WordEncoder(network.encoding, network.max_len)  # type: ignore[arg-type]
+        expect = np.empty(len(words), dtype=np.int64)
+        with th.no_grad():
+            for a in range(0, len(words), 1024):
+                obs = th.from_numpy(encoder.encode(words[a : a + 1024], overflow="fold"))
+                expect[a : a + len(obs)] = network(obs).numpy()
+        return float(np.mean(self.hash_many(words) == expect))
