@@ -40,6 +40,7 @@ weight scale), or with ReLU or other unbounded activations, is refused with a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,7 +52,7 @@ from agents.hash_network import HashNetwork, first_layer_rows, table_rows, tail_
 from hash_envs.encoding import encode_bytes, utf8_batch
 from hash_envs.hashing import HashFunction
 
-__all__ = ["QuantizedHash"]
+__all__ = ["IntLayer", "QuantizedHash", "quantise"]
 
 Kernel = Literal["auto", "onednn", "float32"]
 
@@ -63,15 +64,51 @@ _LEVELS = 63
 _MAX_LUT = 2**25
 
 
-class _Layer:
-    """One quantised linear layer ``z = W q + c`` (the first: a table of byte rows), and
-    the activation table applied to its output (``None`` for the output layer)."""
+@dataclass
+class IntLayer:
+    """One layer of the integer network: ``z = W q + c`` (the first: byte rows of a table,
+    ``z = sum_p W[256 p + byte_p] + c``), then the activation table (``None`` after the
+    output layer): ``q = lut[clip(z - lut_low, 0, len(lut) - 1)]``."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
-        self.weight = weight  # int8 values, int64 array; (out, in), or the table (rows, out)
-        self.bias = bias  # int64 (out,)
-        self.lut: np.ndarray | None = None  # uint8
-        self.lut_low = 0
+    weight: np.ndarray  # int64 holding int8 values: (out, in), the first layer (256 L, out)
+    bias: np.ndarray  # int64 (out,)
+    lut: np.ndarray | None = None  # uint8 in 1 .. 127
+    lut_low: int = 0
+
+
+def _output_range(layer: IntLayer, max_len: int, first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bounds ``(low, high)`` of each output of ``layer`` over all its inputs: for the
+    first layer each position's extreme rows, for the others activations in 1 .. 127."""
+    if first:
+        by_position = layer.weight.reshape(max_len, 256, -1)
+        low = by_position.min(axis=1).sum(axis=0) + layer.bias
+        return low, by_position.max(axis=1).sum(axis=0) + layer.bias
+    reach = 127 * np.abs(layer.weight).sum(axis=1)
+    return layer.bias - reach, layer.bias + reach
+
+
+def _validate(layers: Sequence[IntLayer], max_len: int) -> None:
+    """Raise ``ValueError`` unless ``layers`` form an integer network whose every sum
+    float32 holds exactly (< 2**24) and whose activations fit 7 bits (1 .. 127, so that
+    no int8 kernel saturates)."""
+    n_in = 256 * max_len
+    for i, layer in enumerate(layers):
+        shape = (n_in, layer.bias.size) if i == 0 else (layer.bias.size, n_in)
+        if layer.weight.shape != shape or layer.bias.ndim != 1:
+            raise ValueError(f"layer {i}: weights of shape {layer.weight.shape}, expected {shape}")
+        if np.abs(layer.weight).max(initial=0) > 127:
+            raise ValueError(f"layer {i}: weights outside the int8 range -127 .. 127")
+        n_in = layer.bias.size
+        low, high = _output_range(layer, max_len, first=i == 0)
+        _check_exact(f"layer {i}", float(np.maximum(-low, high).max(initial=0)))
+        last = i == len(layers) - 1
+        if (layer.lut is None) != last:
+            raise ValueError(f"layer {i}: an activation table after every layer but the last")
+        if layer.lut is not None:
+            if layer.lut.size == 0 or layer.lut.min() < 1 or layer.lut.max() > 127:
+                raise ValueError(f"layer {i}: activation table values outside 1 .. 127")
+            shifted = np.maximum(np.abs(low - layer.lut_low), np.abs(high - layer.lut_low))
+            _check_exact(f"layer {i}'s activation table index", float(shifted.max(initial=0)))
 
 
 def _activation_table(fn, scale: float, low: int, high: int) -> tuple[np.ndarray, int]:
@@ -103,6 +140,63 @@ def _check_exact(name: str, bound: float) -> None:
         )
 
 
+def quantise(network: HashNetwork) -> list[IntLayer]:
+    """The integer layers of ``network`` (module docstring); ``ValueError`` for a network
+    they cannot hold."""
+    modules = list(network.layers)
+    linears = [m for m in modules if isinstance(m, nn.Linear)]
+    kinds = [type(m).__name__ for m in modules]
+    expected = ["Linear" if i % 2 == 0 else "act" for i in range(2 * len(linears) - 1)]
+    got = ["Linear" if k == "Linear" else "act" for k in kinds]
+    if got != expected:
+        raise ValueError(
+            "a quantised hash needs linear layers with one activation between each two and "
+            f"none after the last, got {kinds}"
+        )
+    acts = [kinds[i] for i in range(1, len(kinds), 2)]
+    unknown = sorted(set(acts) - set(_BOUNDED_ACTIVATIONS))
+    if unknown:
+        raise ValueError(
+            f"a quantised hash supports {sorted(_BOUNDED_ACTIVATIONS)} activations (bounded "
+            f"by 1), not {unknown}"
+        )
+    params = []
+    for i, lin in enumerate(linears):
+        weight = lin.weight.detach().double()
+        bias = th.zeros(lin.out_features, dtype=th.float64)
+        if lin.bias is not None:
+            bias = lin.bias.detach().double()
+        if i == len(linears) - 1 and network.n_quantiles > 1:
+            # the mean of the quantiles is linear in the output layer: fold it in
+            k = network.n_quantiles
+            weight = weight.view(k, -1, weight.shape[1]).mean(dim=0)
+            bias = bias.view(k, -1).mean(dim=0)
+        params.append((weight, bias))
+
+    layers = []
+    weight, bias = params[0]
+    table, _ = first_layer_rows(weight, bias, network.encoding, network.max_len)
+    scale = float(table.abs().max()) / 127 or 1.0
+    first = IntLayer(
+        np.round(table.numpy() / scale).astype(np.int64),
+        np.round(bias.numpy() / scale).astype(np.int64),
+    )
+    low, high = _output_range(first, network.max_len, first=True)
+    layers.append(first)
+    for i, (weight, bias) in enumerate(params[1:], start=1):
+        fn = _BOUNDED_ACTIVATIONS[acts[i - 1]]
+        lut, lut_low = _activation_table(fn, scale, int(low.min()), int(high.max()))
+        layers[-1].lut, layers[-1].lut_low = lut, lut_low
+        w_scale = float(weight.abs().max()) / 127 or 1.0
+        w = np.round(weight.numpy() / w_scale).astype(np.int64)
+        scale = w_scale / _LEVELS
+        c = np.round(bias.numpy() / scale).astype(np.int64) - _ZERO * w.sum(axis=1)
+        layers.append(IntLayer(w, c))
+        low, high = _output_range(layers[-1], network.max_len, first=False)
+    _validate(layers, network.max_len)
+    return layers
+
+
 class QuantizedHash(HashFunction):
     """Word -> bin by an integer network quantised from a :class:`HashNetwork` (module
     docstring): exact arithmetic, so deterministic on every kernel, batch and process.
@@ -116,15 +210,48 @@ class QuantizedHash(HashFunction):
     #: 2-core test machine, 256 to 2,048 timed the same: 39.5x hash() within noise).
     block = 1024
 
-    def __init__(self, network: HashNetwork, *, name: str = "quantized", kernel: Kernel = "auto"):
-        HashFunction.__init__(self, network.n_bins)
+    def __init__(
+        self, network: HashNetwork, *, name: str = "quantized", kernel: Kernel = "auto"
+    ) -> None:
+        self._setup(quantise(network), network.max_len, network.n_bins, network.grid, name, kernel)
+
+    @classmethod
+    def from_layers(
+        cls,
+        layers: Sequence[IntLayer],
+        *,
+        max_len: int,
+        n_bins: int,
+        grid: tuple[int, int] | None = None,
+        name: str = "quantized",
+        kernel: Kernel = "auto",
+    ) -> QuantizedHash:
+        """The integer network of ``layers`` (as :meth:`export_onnx` stores them);
+        ``ValueError`` for layers that are not one (:func:`_validate`)."""
+        _validate(layers, max_len)
+        self = cls.__new__(cls)
+        self._setup(list(layers), max_len, n_bins, grid, name, kernel)
+        return self
+
+    def _setup(
+        self,
+        layers: list[IntLayer],
+        max_len: int,
+        n_bins: int,
+        grid: tuple[int, int] | None,
+        name: str,
+        kernel: Kernel,
+    ) -> None:
+        HashFunction.__init__(self, n_bins)
         self.name = name
-        self.encoding = network.encoding
-        self.max_len = network.max_len
-        self.grid = network.grid
-        self.layers = self._quantise(network)
+        self.max_len = max_len
+        self.grid = grid
+        self.layers = layers
+        n_out = layers[-1].bias.size
+        if n_out != (n_bins if grid is None else grid[0] + grid[1]):
+            raise ValueError(f"{n_out} outputs for n_bins={n_bins}, grid={grid}")
         # The fast path: each layer's bias less its activation table's first z, so that
-        # its sums index the table directly (exact too: _quantise checks the range).
+        # its sums index the table directly (exact too: _validate checks the range).
         biases = [layer.bias - (0 if layer.lut is None else layer.lut_low) for layer in self.layers]
         self._luts = [th.from_numpy(layer.lut) for layer in self.layers if layer.lut is not None]
         first = self.layers[0]
@@ -151,68 +278,6 @@ class QuantizedHash(HashFunction):
                 raise RuntimeError("torch.ops.onednn's int8 GEMM is not usable here")
             if self._onednn is not None:
                 self._kernel_name = "onednn"
-
-    # -- quantisation ---------------------------------------------------------------------
-    def _quantise(self, network: HashNetwork) -> list[_Layer]:
-        modules = list(network.layers)
-        linears = [m for m in modules if isinstance(m, nn.Linear)]
-        kinds = [type(m).__name__ for m in modules]
-        expected = ["Linear" if i % 2 == 0 else "act" for i in range(2 * len(linears) - 1)]
-        got = ["Linear" if k == "Linear" else "act" for k in kinds]
-        if got != expected:
-            raise ValueError(
-                "a quantised hash needs linear layers with one activation between each two and "
-                f"none after the last, got {kinds}"
-            )
-        acts = [kinds[i] for i in range(1, len(kinds), 2)]
-        unknown = sorted(set(acts) - set(_BOUNDED_ACTIVATIONS))
-        if unknown:
-            raise ValueError(
-                f"a quantised hash supports {sorted(_BOUNDED_ACTIVATIONS)} activations (bounded "
-                f"by 1), not {unknown}"
-            )
-        params = []
-        for i, lin in enumerate(linears):
-            weight = lin.weight.detach().double()
-            bias = th.zeros(lin.out_features, dtype=th.float64)
-            if lin.bias is not None:
-                bias = lin.bias.detach().double()
-            if i == len(linears) - 1 and network.n_quantiles > 1:
-                # the mean of the quantiles is linear in the output layer: fold it in
-                k = network.n_quantiles
-                weight = weight.view(k, -1, weight.shape[1]).mean(dim=0)
-                bias = bias.view(k, -1).mean(dim=0)
-            params.append((weight, bias))
-
-        layers = []
-        weight, bias = params[0]
-        table, _ = first_layer_rows(weight, bias, network.encoding, network.max_len)
-        scale = float(table.abs().max()) / 127 or 1.0
-        first = _Layer(
-            np.round(table.numpy() / scale).astype(np.int64),
-            np.round(bias.numpy() / scale).astype(np.int64),
-        )
-        # exact range of each output over all inputs: every position's extreme row
-        by_position = first.weight.reshape(network.max_len, 256, -1)
-        low = by_position.min(axis=1).sum(axis=0) + first.bias
-        high = by_position.max(axis=1).sum(axis=0) + first.bias
-        _check_exact("the first layer", float(np.maximum(-low, high).max()))
-        layers.append(first)
-        for i, (weight, bias) in enumerate(params[1:], start=1):
-            fn = _BOUNDED_ACTIVATIONS[acts[i - 1]]
-            lut, lut_low = _activation_table(fn, scale, int(low.min()), int(high.max()))
-            layers[-1].lut, layers[-1].lut_low = lut, lut_low
-            shifted = np.maximum(np.abs(low - lut_low), np.abs(high - lut_low)).max()
-            _check_exact(f"layer {i - 1}'s activation table index", float(shifted))
-            w_scale = float(weight.abs().max()) / 127 or 1.0
-            w = np.round(weight.numpy() / w_scale).astype(np.int64)
-            scale = w_scale / _LEVELS
-            c = np.round(bias.numpy() / scale).astype(np.int64) - _ZERO * w.sum(axis=1)
-            reach = 127 * np.abs(w).sum(axis=1)  # |W q| for q in 1 .. 127
-            _check_exact(f"linear layer {i}", float((reach + np.abs(c)).max()))
-            low, high = c - reach, c + reach
-            layers.append(_Layer(w, c))
-        return layers
 
     # -- kernels --------------------------------------------------------------------------
     def _prepack_onednn(self) -> list[tuple[object, th.Tensor, th.Tensor]] | None:
@@ -300,7 +365,11 @@ class QuantizedHash(HashFunction):
         return F.embedding_bag(rows, self._table, mode="sum")
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
-        words = words if isinstance(words, list) else list(words)
+        return self.hash_words(words if isinstance(words, list) else list(words))
+
+    def hash_words(self, words: list[str]) -> np.ndarray:
+        """Bins of a list of words: the batch's UTF-8 bytes in one buffer, the first layer
+        as one ``embedding_bag`` per block, then the integer layers block by block."""
         n = len(words)
         bins = np.empty(n, dtype=np.int64)
         if n == 0:
