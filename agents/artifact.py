@@ -127,22 +127,31 @@ class OnnxHash(HashFunction):
         self.fast = self._fast_scorer(model) if fast else None
 
     def _fast_scorer(self, model: onnx.ModelProto) -> Any:
-        """The network rebuilt from the graph's parameters on the fast path; ``None``
-        without torch, for an artifact without a ``network`` spec (written before it
-        had one) or layers the fast path lacks."""
-        if "network" not in self.metadata:
+        """The network rebuilt from the graph's parameters on the fast path (a quantised
+        artifact: its :class:`agents.QuantizedHash`); ``None`` without torch, for an
+        artifact without a ``network`` or ``quantized`` spec (written before it had one)
+        or layers the fast path lacks."""
+        kind = next((k for k in ("network", "quantized") if k in self.metadata), None)
+        if kind is None:
             return None
         try:
             from agents.hash_network import FastScorer, HashNetwork
+            from agents.quantized_hash import QuantizedHash
         except ImportError:  # torch is an optional extra: onnxruntime it is
             return None
         parameters = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+        scorer: Any
         try:
-            spec = self.extra("network")
-            network = HashNetwork.from_spec(spec, parameters, self.encoder, self.n_bins)
+            spec = self.extra(kind)
+            if kind == "quantized":
+                scorer = QuantizedHash.from_artifact(
+                    spec, parameters, self.encoder.max_len, self.n_bins, self.name
+                )
+            else:
+                network = HashNetwork.from_spec(spec, parameters, self.encoder, self.n_bins)
+                scorer = FastScorer.for_network(network, reference=self._graph_bins)
         except (KeyError, TypeError, ValueError) as err:
-            raise ArtifactError(f"{self.path} is damaged: its network spec ({err})") from None
-        scorer = FastScorer.for_network(network, reference=self._graph_bins)
+            raise ArtifactError(f"{self.path} is damaged: its {kind} spec ({err})") from None
         if scorer is not None and not np.array_equal(
             scorer.hash_words(_PROBE), self.graph_bins(_PROBE)
         ):
@@ -180,7 +189,8 @@ class OnnxHash(HashFunction):
         return bins
 
     def graph_bins(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
-        """Bins by the graph itself (onnxruntime, float64), whatever :attr:`fast` is."""
+        """Bins by the graph itself (onnxruntime: float64, or a quantised artifact's exact
+        float32), whatever :attr:`fast` is."""
         words = list(words)
         bins = np.empty(len(words), dtype=np.int64)
         for start in range(0, len(words), self.chunk_size):

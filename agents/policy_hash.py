@@ -102,7 +102,8 @@ class PolicyHash(HashFunction):
         """This hash's network in exact integer arithmetic (:mod:`agents.quantized_hash`):
         a *different* hash function -- bins move where two scores were close -- that is
         deterministic on every kernel without a tie rule, and several times faster for a
-        wide head (the paper's 1000-way 2x300 network). Tanh and sine activations only."""
+        wide head (the paper's 1000-way 2x300 network). Tanh and sine activations only;
+        ``QuantizedHash.export_onnx`` writes an artifact :func:`agents.load_hash` reads."""
         return QuantizedHash(self.network, name=f"{self.name}-int8", kernel=kernel)
 
     def export_onnx(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:

@@ -39,11 +39,14 @@ weight scale), or with ReLU or other unbounded activations, is refused with a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
+import onnx
 import torch as th
 from torch import nn
 from torch.nn import functional as F
@@ -405,6 +408,130 @@ class QuantizedHash(HashFunction):
                 z = layer.lut[index].astype(np.int64) @ following.weight.T + following.bias
             bins[a : a + len(z)] = self._bins(z)
         return bins
+
+    # -- artifact -------------------------------------------------------------------------
+    def export_onnx(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Write the integer network as a self-contained ONNX artifact (input: the words'
+        ``bytes`` encoding; int8 / int32 / uint8 initializers named ``weight.<i>``,
+        ``bias.<i>``, ``lut.<i>``, computed in float32 -- exact, as here), which
+        :func:`agents.load_hash` reads back: onnxruntime, or where torch is installed this
+        class rebuilt from the initializers (``quantized`` metadata entry)."""
+        from onnx import TensorProto, helper, numpy_helper
+
+        from agents.artifact import stamp_metadata
+
+        nodes: list[Any] = []
+        inits = []
+
+        def const(name: str, values: np.ndarray, as_float: bool = True) -> str:
+            inits.append(numpy_helper.from_array(values, name))
+            if not as_float:
+                return name
+            nodes.append(helper.make_node("Cast", [name], [f"{name}.f"], to=TensorProto.FLOAT))
+            return f"{name}.f"
+
+        positions = const("positions", 256 * np.arange(self.max_len, dtype=np.int64), False)
+        nodes.append(helper.make_node("Add", ["words", positions], ["rows"]))
+        first = self.layers[0]
+        table = const("weight.0", first.weight.astype(np.int8))
+        nodes.append(helper.make_node("Gather", [table, "rows"], ["terms"], axis=0))
+        axis = const("sum_axis", np.array([1], dtype=np.int64), False)
+        nodes.append(helper.make_node("ReduceSum", ["terms", axis], ["sums.0"], keepdims=0))
+        nodes.append(
+            helper.make_node(
+                "Add", ["sums.0", const("bias.0", first.bias.astype(np.int32))], ["z.0"]
+            )
+        )
+        for i, layer in enumerate(self.layers[1:], start=1):
+            prev = self.layers[i - 1]
+            assert prev.lut is not None
+            low = const(f"lut_low.{i - 1}", np.array(prev.lut_low, dtype=np.float32), False)
+            top = const(f"lut_top.{i - 1}", np.array(prev.lut.size - 1, dtype=np.float32), False)
+            zero = const(f"zero.{i - 1}", np.array(0, dtype=np.float32), False)
+            nodes += [
+                helper.make_node("Sub", [f"z.{i - 1}", low], [f"shifted.{i - 1}"]),
+                helper.make_node("Clip", [f"shifted.{i - 1}", zero, top], [f"clipped.{i - 1}"]),
+                helper.make_node(
+                    "Cast", [f"clipped.{i - 1}"], [f"index.{i - 1}"], to=TensorProto.INT64
+                ),
+            ]
+            lut = const(f"lut.{i - 1}", prev.lut)
+            nodes.append(helper.make_node("Gather", [lut, f"index.{i - 1}"], [f"q.{i}"], axis=0))
+            weight = const(f"weight.{i}", layer.weight.astype(np.int8))
+            bias = const(f"bias.{i}", layer.bias.astype(np.int32))
+            nodes.append(helper.make_node("Gemm", [f"q.{i}", weight, bias], [f"z.{i}"], transB=1))
+        scores = f"z.{len(self.layers) - 1}"
+        if self.grid is None:
+            nodes.append(helper.make_node("ArgMax", [scores], ["bins"], axis=1, keepdims=0))
+        else:
+            rows, cols = self.grid
+            cuts = {
+                "starts.r": 0, "ends.r": rows, "starts.c": rows, "ends.c": rows + cols,
+                "cols": cols, "n_bins": self.n_bins,
+            }  # fmt: skip
+            for name, value in cuts.items():
+                const(name, np.array([value] if "." in name else value, dtype=np.int64), False)
+            nodes += [
+                helper.make_node("Slice", [scores, "starts.r", "ends.r", axis], ["head.r"]),
+                helper.make_node("Slice", [scores, "starts.c", "ends.c", axis], ["head.c"]),
+                helper.make_node("ArgMax", ["head.r"], ["row"], axis=1, keepdims=0),
+                helper.make_node("ArgMax", ["head.c"], ["col"], axis=1, keepdims=0),
+                helper.make_node("Mul", ["row", "cols"], ["row_cells"]),
+                helper.make_node("Add", ["row_cells", "col"], ["cell"]),
+                helper.make_node("Mod", ["cell", "n_bins"], ["bins"]),
+            ]
+        graph = helper.make_graph(
+            nodes,
+            self.name,
+            [helper.make_tensor_value_info("words", TensorProto.INT64, ["batch", self.max_len])],
+            [helper.make_tensor_value_info("bins", TensorProto.INT64, ["batch"])],
+            inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 9
+        onnx.checker.check_model(model)
+        fields = {
+            "encoding": "bytes",
+            "max_len": self.max_len,
+            "n_bins": self.n_bins,
+            "size_bytes": self.size_bytes,
+            "name": self.name,
+            "quantized": {
+                "n_layers": len(self.layers),
+                "lut_low": [int(layer.lut_low) for layer in self.layers[:-1]],
+                "grid": None if self.grid is None else [int(n) for n in self.grid],
+            },
+        }
+        stamp_metadata(model, {**{k: json.dumps(v) for k, v in (metadata or {}).items()}, **fields})
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(path))
+        return path
+
+    @classmethod
+    def from_artifact(
+        cls, spec: Mapping[str, Any], parameters: Mapping[str, np.ndarray], max_len: int,
+        n_bins: int, name: str,
+    ) -> QuantizedHash:  # fmt: skip
+        """The hash :meth:`export_onnx` wrote, from its ``quantized`` metadata entry and
+        initializers (``ValueError`` / ``KeyError`` / ``TypeError`` for damaged ones)."""
+        n_layers = int(spec["n_layers"])
+        lows = [int(v) for v in spec["lut_low"]]
+        if n_layers < 1 or len(lows) != n_layers - 1:
+            raise ValueError(f"{n_layers} layers with {len(lows)} activation tables")
+        layers = []
+        for i in range(n_layers):
+            weight, bias = parameters[f"weight.{i}"], parameters[f"bias.{i}"]
+            if weight.dtype != np.int8 or bias.dtype != np.int32:
+                raise ValueError(f"layer {i}: weights not int8 or biases not int32")
+            lut = parameters[f"lut.{i}"].copy() if i < n_layers - 1 else None
+            if lut is not None and lut.dtype != np.uint8:
+                raise ValueError(f"lut.{i} is not uint8")
+            layers.append(IntLayer(weight.astype(np.int64), bias.astype(np.int64), lut,
+                                   lows[i] if lut is not None else 0))  # fmt: skip
+        grid = spec.get("grid")
+        grid = None if grid is None else (int(grid[0]), int(grid[1]))
+        return cls.from_layers(layers, max_len=max_len, n_bins=n_bins, grid=grid, name=name)
 
     def agreement(self, network: HashNetwork, words: Sequence[str]) -> float:
         """Share of ``words`` this hash puts where the float ``network``'s argmax does."""

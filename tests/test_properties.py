@@ -218,7 +218,7 @@ def test_a_max_len_below_the_longest_word_is_a_clear_value_error(words: list[str
 
 
 # ------------------------------------------------------------------------ contenders
-ARTIFACTS = ("policy", "quantized", ".onnx", ".pilots", ".phobic", ".bbhash")
+ARTIFACTS = ("policy", "quantized", ".onnx", "quantized .onnx", ".pilots", ".phobic", ".bbhash")
 PERFECT = (".pilots", ".phobic", ".bbhash")
 CONTENDERS = [*registered_hash_functions(), *ARTIFACTS]
 
@@ -246,6 +246,7 @@ def contenders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     found["policy"] = PolicyHash(model)
     found["quantized"] = found["policy"].quantize()
     found[".onnx"] = load_artifact(found["policy"].export_onnx(out / "h.onnx"))
+    found["quantized .onnx"] = load_artifact(found["quantized"].export_onnx(out / "q.onnx"))
     found[".pilots"] = load_artifact(PilotQ(KEYS, seed=0).learn().save(out / "h.pilots"))
     found[".phobic"] = load_artifact(PhobicHash.build(KEYS).save(out / "h.phobic"))
     found[".bbhash"] = load_artifact(BBHash.build(KEYS).save(out / "h.bbhash"))

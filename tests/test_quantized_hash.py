@@ -4,7 +4,8 @@ Its fast path (oneDNN int8 or float32 GEMMs over small integers) gives the numpy
 ``int64`` reference's bins on every web2 word, in any batch size and order, on either
 kernel, in fresh processes with different ``PYTHONHASHSEED``; it is total over ``str``;
 it stays close to the float network it quantises; networks it cannot hold exactly are
-refused with a ``ValueError``.
+refused with a ``ValueError``. Its ONNX artifact gives the same bins through
+onnxruntime and, loaded, on the fast path.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch as th
+from onnx import numpy_helper
 from torch import nn
 
-from agents import QuantizedHash
+from agents import ArtifactError, QuantizedHash, load_hash
+from agents.artifact import stamp_metadata
 from agents.hash_network import HashNetwork, Sin
 from hash_envs import corpus
 from hash_envs.encoding import WordEncoder
@@ -167,3 +172,33 @@ def test_size_counts_int8_weights_int32_biases_and_tables() -> None:
     assert table.lut is not None and head.lut is None
     assert h.size_bytes == table.weight.size + 4 * 32 + table.lut.size + 32 * 1000 + 4 * 1000
     assert np.abs(head.weight).max() == 127 and np.abs(table.weight).max() == 127
+
+
+@pytest.mark.parametrize(("encoding", "factorize"), [("bytes", True), ("codepoints", False)])
+def test_exported_artifact_gives_the_same_bins_by_either_path(
+    tmp_path: Path, encoding: str, factorize: bool, web2: list[str]
+) -> None:
+    h = QuantizedHash(network(encoding, factorize))
+    path = h.export_onnx(tmp_path / "int8.onnx")
+    loaded = load_hash(path)
+    assert isinstance(loaded.fast, QuantizedHash) and loaded.size_bytes == h.size_bytes
+    by_graph = load_hash(path, fast=False)  # onnxruntime: float32 over the same integers
+    assert by_graph.fast is None
+    bins = h.hash_many(web2)
+    np.testing.assert_array_equal(loaded.hash_many(web2), bins)
+    np.testing.assert_array_equal(by_graph.hash_many(web2), bins)
+
+
+def test_an_artifact_whose_tables_break_exactness_is_damage(tmp_path: Path) -> None:
+    path = QuantizedHash(network("bytes", False)).export_onnx(tmp_path / "int8.onnx")
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        if init.name == "lut.0":  # codes past 127 could saturate an AVX2 int8 kernel
+            init.CopyFrom(numpy_helper.from_array(np.full(5, 200, dtype=np.uint8), "lut.0"))
+    meta = {p.key.removeprefix("hash_envs."): p.value for p in model.metadata_props}
+    for key in ("format", "graph_sha256", "metadata_sha256"):
+        del meta[key]
+    stamp_metadata(model, meta)  # well-formed, checksums valid: only the table is wrong
+    onnx.save(model, str(tmp_path / "bad.onnx"))
+    with pytest.raises(ArtifactError, match="quantized spec.*1 .. 127"):
+        load_hash(tmp_path / "bad.onnx")
