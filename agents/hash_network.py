@@ -9,13 +9,13 @@ network is the *reference*.
 :class:`FastScorer` is the fast path: the words' bytes encoded as one batch, the same
 layers in float32 (the input layer as a gather of only the real bytes), and a certified
 tie rule -- a rigorous bound ``E`` on the float32 rounding error of each word's scores
-(from its length and the weights' absolute row sums); a word whose top two scores are
-closer than ``4 E`` is rescored in float64 with the same rule and float64 bounds (for a
-head of over 256 actions only its *candidates*, the actions within ``4 E`` of the max: no
-other can be the reference's argmax), and what that cannot decide either (exact ties, in
-practice) by the reference. Every other word's float32 argmax provably equals the
-reference's, so the fast bins are the reference bins in any batch size, order, process
-or runtime.
+(from its length, the weights' absolute row sums and row norms, and the norms of the
+word's activations); a word whose top two scores are closer than ``2.5 E`` is rescored in
+float64 with the same rule and float64 bounds (for a head of over 256 actions only its
+*candidates*, the actions within ``2.5 E`` of the max: no other can be the reference's
+argmax), and what that cannot decide either (exact ties, in practice) by the reference.
+Every other word's float32 argmax provably equals the reference's, so the fast bins are
+the reference bins in any batch size, order, process or runtime.
 
 A policy over ``MultiDiscrete([rows, cols])`` (the envs' ``factorize_bins=True``) is a
 *factorised* hash: its head scores ``rows + cols`` actions, and the bin is
@@ -30,7 +30,7 @@ imports it), so an exported artifact can be loaded onto the fast path
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -298,6 +298,24 @@ def _gamma(k: int, u: float = _U32) -> float:
     return k * u / (1.0 - k * u)
 
 
+#: Margins of the certified argmax, in error bounds ``E``: an action whose score is more
+#: than ``MARGIN * E`` below the max is not a *candidate*. Two errors of at most ``E``
+#: (ours and the exact score's) need ``2 E``; the rest is slack for the reference's own
+#: rounding (float64: below ``E / 4`` next to float32 scores, so 2.5; up to ``E`` next to
+#: float64 scores, so 4.5), so that a non-candidate scores, exactly and in the reference,
+#: below our argmax -- the reference's argmax is a candidate, and a word with a single
+#: candidate has the reference's bin.
+MARGIN32 = 2.5
+MARGIN64 = 4.5
+
+
+def _threshold(top: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """``top - margin``, lowered by two ulps of ``top`` so that the rounding of the
+    subtraction (and of ``margin``) cannot raise it above the exact value."""
+    eps = np.finfo(top.dtype).eps
+    return top - (margin + 2 * eps * np.abs(top))
+
+
 class FastScorer:
     """A :class:`HashNetwork`'s bins in float32, certified equal to its float64 bins.
 
@@ -373,6 +391,10 @@ class FastScorer:
             (per_position.sum(0) + b64.abs()).max()
         )
         self.row_sums = [w.double().abs().sum(dim=1).max().item() for w, _ in self.linears]
+        #: the largest row norm of each layer (rounded up), for the Cauchy-Schwarz bound
+        self.row_norms = [
+            w.double().norm(dim=1).max().item() * (1 + 2.0**-40) for w, _ in self.linears
+        ]
         self.bias_max = [b.double().abs().max().item() for _, b in self.linears]
         self._positions = 256 * np.arange(length, dtype=np.int64)
         #: Rescore a near-tie's float32 candidates only, not the whole output layer: for a
@@ -419,21 +441,22 @@ class FastScorer:
         return x + tail[th.from_numpy(real)]
 
     # -- scores and bins ------------------------------------------------------------------
-    def _hidden_layers(self, x: th.Tensor) -> tuple[th.Tensor, float, float, float]:
+    def _hidden_layers(self, x: th.Tensor) -> tuple[th.Tensor, float, np.ndarray, float]:
         """The layers between the first and the output layer, from first-layer outputs (in
         their dtype, float32 or float64): ``(x, scale, offset, bound)``, where a word whose
         first-layer error is at most ``e`` has activations within ``scale * e + offset`` of
-        the exact ones and ``bound`` bounds their size."""
+        the exact ones (``offset``: one per word) and ``bound`` bounds their size."""
         wide = x.dtype == th.float64
         u = _U64 if wide else _U32
         linears = self.linears64 if wide else self.linears
-        scale, offset, bound = 1.0, 0.0, 0.0
+        scale, bound = 1.0, 0.0
+        offset = np.zeros(len(x))
         for i, (act, (weight, bias)) in enumerate(zip(self.activations, linears, strict=True)):
             if i == len(linears) - 1 and i > 0:
                 break
             if i > 0:
+                offset = self._propagate(i, offset, x, bound, u)
                 x = F.linear(x, weight, bias)
-                offset = self._propagate(i, offset, bound, u)
                 scale *= self.row_sums[i]
             if act is not None:
                 fn, bounded = act
@@ -442,17 +465,27 @@ class FastScorer:
                 offset += 8 * u * bound  # the activation's own rounding (a few ulp)
         return x, scale, offset, bound
 
-    def _propagate(self, i: int, offset: float, bound: float, u: float) -> float:
-        """Layer ``i``'s offset from the previous one's (inputs within ``offset`` of exact,
-        of size at most ``bound``): the weights' amplification plus the layer's rounding."""
+    def _propagate(
+        self, i: int, offset: np.ndarray, x: th.Tensor, bound: float, u: float
+    ) -> np.ndarray:
+        """Layer ``i``'s offsets (one per word) from its inputs ``x`` (within ``offset`` of
+        exact, of size at most ``bound``): the weights' amplification plus the layer's
+        rounding, ``gamma`` times a unit's sum of ``|weight * input|``, which is at most
+        both the row sums times ``bound`` and (Cauchy-Schwarz) the largest row norm times
+        the word's input norm. The norm is the tighter of the two for spread-out inputs:
+        half the row-sum bound for the paper's 2x300 net, whose near-ties halve with it."""
         weight, _ = self.linears[i]
-        terms = self.row_sums[i] * bound + self.bias_max[i]
-        return self.row_sums[i] * offset + _gamma(weight.shape[1] + 1, u) * terms
+        n = weight.shape[1]
+        # the float norm of n squares, rounded up: relative error below gamma(n + 3)
+        norms = th.linalg.vector_norm(x, dim=1).double().numpy() * (1 + _gamma(n + 3, u))
+        sizes = np.minimum(self.row_sums[i] * bound, self.row_norms[i] * norms)
+        return self.row_sums[i] * offset + _gamma(n + 1, u) * (sizes + self.bias_max[i])
 
-    def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, float]:
+    def _later_layers(self, x: th.Tensor) -> tuple[np.ndarray, float, np.ndarray]:
         """Transposed action scores ``(n_actions, batch)`` from first-layer outputs (in
         their dtype, float32 or float64), and ``(scale, offset)``: a word whose first-layer
-        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones."""
+        error is at most ``e`` has scores within ``scale * e + offset`` of the exact ones
+        (``offset``: one per word)."""
         last = len(self.linears) - 1
         if last == 0:  # a linear policy: the first layer is the output layer
             x, scale, offset, _ = self._hidden_layers(x)
@@ -460,8 +493,8 @@ class FastScorer:
         x, scale, offset, bound = self._hidden_layers(x)
         weight, bias = (self.linears64 if x.dtype == th.float64 else self.linears)[last]
         u = _U64 if x.dtype == th.float64 else _U32
+        offset = self._propagate(last, offset, x, bound, u)
         x = th.addmm(bias[:, None], weight, x.t())  # the output layer, transposed
-        offset = self._propagate(last, offset, bound, u)
         scale *= self.row_sums[last]
         if self.activations[last] is not None:
             fn, bounded = self.activations[last]
@@ -470,27 +503,21 @@ class FastScorer:
         return np.ascontiguousarray(x.numpy()), scale, offset
 
     def _decide(
-        self, scores: np.ndarray, error: np.ndarray
+        self, scores: np.ndarray, error: np.ndarray, factor: float = MARGIN32
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Bins from transposed float32 scores and per-word error bounds ``E``; the words
-        where a head has another score within ``4 E`` of its max (or equal to it), whose
-        float32 argmax may differ from the reference's; and, where
-        :attr:`rescore_candidates`, those words' *candidates* ``(n_actions, n_unsure)``:
-        the actions within ``4 E`` of the max (else ``None``).
-
-        ``4 E`` rather than the ``2 E`` two errors of at most ``E`` need: the slack covers
-        the float64 reference's own (far smaller) rounding and the rounding of the
-        threshold ``max - 4 E`` itself (half an ulp of the max, below ``E``). So an action
-        that is not a candidate scores, exactly and in the reference, below the head's
-        float32 argmax: the reference's argmax is a candidate. A NaN makes no score pass
-        the threshold, so such a word has no candidates and goes to the reference.
+        """Bins from transposed scores and per-word error bounds ``E``; the words where a
+        head has another score within ``factor * E`` of its max (or equal to it), whose
+        argmax may differ from the reference's; and, where :attr:`rescore_candidates`,
+        those words' *candidates* ``(n_actions, n_unsure)``: the actions within that
+        margin of the max (else ``None``). A NaN makes no score pass the threshold, so
+        such a word has no candidates and goes to the reference.
         """
         grid = self.network.grid
         heads = [scores] if grid is None else [scores[: grid[0]], scores[grid[0] :]]
         unsure = np.zeros(scores.shape[1], dtype=bool)
         picks = []
         near = np.zeros((0, 0), dtype=bool)
-        margin = 4 * error
+        margin = factor * error
         for head in heads:
             width = head.shape[0]
             if width == 1:
@@ -499,9 +526,7 @@ class FastScorer:
             # counts and index sums in the narrowest type that holds them (a sure word
             # has count 1 and its index; an unsure one may wrap, it is rescored anyway)
             small = np.uint8 if width < 256 else np.uint16 if width < 65536 else np.int64
-            threshold = head.max(axis=0)
-            threshold -= margin
-            near = head >= threshold
+            near = head >= _threshold(head.max(axis=0), margin)
             unsure |= near.sum(axis=0, dtype=small) != 1
             index = np.arange(width, dtype=small)[:, None]
             picks.append((near * index).sum(axis=0, dtype=small).astype(np.int64))
@@ -520,12 +545,13 @@ class FastScorer:
         float32 loses at most a relative 2**-24)."""
         return ((scale * first + offset) * (1 + 2.0**-20)).astype(np.float32)
 
-    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, float]:
-        """float32 action scores ``(batch, n_actions)`` of encoded words, and a bound
-        ``E`` on their error."""
+    def scores(self, obs: np.ndarray) -> tuple[th.Tensor, np.ndarray]:
+        """float32 action scores ``(batch, n_actions)`` of encoded words, and per word a
+        bound ``E`` on their error (float32, rounded up)."""
         with th.no_grad():
             x, scale, offset = self._later_layers(self._first_layer(obs))
-        return th.from_numpy(x.T.copy()), scale * self.first_error + offset
+        error = self._errors(np.full(len(obs), self.first_error), scale, offset)
+        return th.from_numpy(x.T.copy()), error
 
     def bins(self, obs: np.ndarray) -> np.ndarray:
         """Bins of encoded words (the output of the network's encoder)."""
@@ -558,8 +584,8 @@ class FastScorer:
             whole = last == 0 or self.activations[last] is not None  # no separate output layer
             if whole or candidates is None:
                 scores, scale, offset = self._later_layers(x)
-                error = np.full(b - a, (scale * self.first_error64 + offset) * (1 + 2.0**-40))
-                bins[a:b], unsure, _ = self._decide(scores, error)
+                error = (scale * self.first_error64 + offset) * (1 + 2.0**-40)
+                bins[a:b], unsure, _ = self._decide(scores, error, MARGIN64)
             else:
                 bins[a:b], unsure = self._decide_candidates(x, candidates[:, a:b])
             if unsure.size:
@@ -571,13 +597,13 @@ class FastScorer:
         self, x: th.Tensor, candidates: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_decide` in float64 over (word, candidate) pairs of a single head, from
-        first-layer outputs: per word, the candidates' max and how many are within ``4 E``
-        of it (``E`` the float64 bound); a word is sure when that is one."""
+        first-layer outputs: per word, the candidates' max and how many are within
+        ``MARGIN64 * E`` of it (``E`` the float64 bound); a word is sure when that is one."""
         h, scale, offset, bound = self._hidden_layers(x)
         last = len(self.linears64) - 1
         weight, bias = self.linears64[last]
-        offset = self._propagate(last, offset, bound, _U64)
-        margin = 4 * (scale * self.row_sums[last] * self.first_error64 + offset) * (1 + 2.0**-40)
+        offset = self._propagate(last, offset, h, bound, _U64)
+        error = (scale * self.row_sums[last] * self.first_error64 + offset) * (1 + 2.0**-40)
         words, actions = np.nonzero(candidates.T)  # sorted by word
         dots = np.empty(len(words))
         for c in range(0, len(words), self.rescore_pairs):
@@ -590,18 +616,17 @@ class FastScorer:
         if len(dots):
             starts = np.flatnonzero(np.diff(words, prepend=-1))
             best = np.maximum.reduceat(dots, starts)
-            near = dots >= np.repeat(best, np.diff(np.append(starts, len(dots)))) - margin
+            margin = MARGIN64 * error[words[starts]]
+            threshold = _threshold(best, margin)
+            near = dots >= np.repeat(threshold, np.diff(np.append(starts, len(dots))))
             sure[words[starts]] = np.add.reduceat(near, starts) == 1
             bins[words[starts]] = np.add.reduceat(near * actions, starts)
         return bins, np.flatnonzero(~sure)
 
-    def hash_words(self, words: Sequence[str]) -> np.ndarray:
-        """Bins of words: the fast path from words (see the class docstring)."""
-        words = words if isinstance(words, list) else list(words)
+    def _word_blocks(self, words: list[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Per block of :attr:`block` words from word ``a`` on: ``(a, scores, error)``, the
+        block's transposed float32 scores and their per-word bounds ``E`` (by length)."""
         n = len(words)
-        bins = np.empty(n, dtype=np.int64)
-        if n == 0:
-            return bins
         data, starts, lengths = utf8_batch(words)
         rows_np, long = table_rows(data, starts, lengths, self.network.max_len)
         rows = th.from_numpy(rows_np)
@@ -609,8 +634,6 @@ class FastScorer:
         first = self.first_errors[np.minimum(lengths, self.network.max_len)]
         first[long] = self.first_error
         ends = np.append(starts[1:], data.size + 1)  # each bag's end
-        unsure: list[np.ndarray] = []
-        candidates: list[np.ndarray | None] = []
         with th.no_grad():
             for a in range(0, n, self.block):
                 b = min(n, a + self.block)
@@ -621,14 +644,36 @@ class FastScorer:
                     folded = self.encoder.encode([words[i] for i in here], overflow="fold")
                     x[th.from_numpy(here - a)] = self._first_layer(folded)
                 scores, scale, offset = self._later_layers(x)
-                error = self._errors(first[a:b], scale, offset)
-                bins[a:b], near, near_actions = self._decide(scores, error)
-                unsure.append(near + a)
-                candidates.append(near_actions)
-            todo = np.concatenate(unsure)
-            if todo.size:  # near-ties: float64 decides
-                obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
-                near_all = np.concatenate(candidates, axis=1) if self.rescore_candidates else None
+                yield a, scores, self._errors(first[a:b], scale, offset)
+
+    def word_scores(self, words: Sequence[str]) -> tuple[th.Tensor, np.ndarray]:
+        """float32 action scores ``(n_words, n_actions)`` of words as :meth:`hash_words`
+        computes them, and per word the bound ``E`` on their error it decides from."""
+        words = list(words)
+        if not words:
+            return th.zeros(0, self.network.n_actions), np.zeros(0, dtype=np.float32)
+        blocks = list(self._word_blocks(words))
+        scores = np.concatenate([s for _, s, _ in blocks], axis=1)
+        return th.from_numpy(scores.T.copy()), np.concatenate([e for _, _, e in blocks])
+
+    def hash_words(self, words: Sequence[str]) -> np.ndarray:
+        """Bins of words: the fast path from words (see the class docstring)."""
+        words = words if isinstance(words, list) else list(words)
+        n = len(words)
+        bins = np.empty(n, dtype=np.int64)
+        if n == 0:
+            return bins
+        unsure: list[np.ndarray] = []
+        candidates: list[np.ndarray | None] = []
+        for a, scores, error in self._word_blocks(words):
+            bins[a : a + scores.shape[1]], near, near_actions = self._decide(scores, error)
+            unsure.append(near + a)
+            candidates.append(near_actions)
+        todo = np.concatenate(unsure)
+        if todo.size:  # near-ties: float64 decides
+            obs = self.encoder.encode([words[i] for i in todo], overflow="fold")
+            near_all = np.concatenate(candidates, axis=1) if self.rescore_candidates else None
+            with th.no_grad():
                 bins[todo] = self._rescore(obs, near_all)
         self.scored += n
         return bins

@@ -123,6 +123,63 @@ def test_fast_bins_are_the_reference_bins_on_web2(
     assert h.hash_many([]).shape == (0,)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "factorize", "arch", "activation", "gain"),
+    [
+        ("bytes", False, (64, 64), "Tanh", 1.0),
+        ("bytes", True, (32, 32), "Sin", 3.0),  # large pre-activations: sine folds them
+        ("codepoints", False, (16, 16), "ReLU", 30.0),  # unbounded activations
+        ("bytes", False, (), "Tanh", 1.0),  # a linear policy
+    ],
+)
+def test_error_bounds_cover_the_float32_error(
+    encoding: str,
+    factorize: bool,
+    arch: tuple[int, ...],
+    activation: str,
+    gain: float,
+    web2: list[str],
+) -> None:
+    """The certified argmax rests on ``E``: on every word, each float32 score the fast path
+    decides from is within its word's ``E`` of the float64 score (itself within a 2**-29
+    fraction of ``E`` of the exact one), for words of every length, folded ones too.
+    ``E`` is a worst-case bound, typically 10^3 times the error seen: this catches a path
+    the bound misses, not a term a few times too small (the derivation is in the code)."""
+    from torch import nn
+
+    from agents import EpisodePG
+    from agents.hash_network import Sin
+
+    short = [w for w in web2 if len(w) <= 9][::100]
+    kwargs = {
+        "corpus": short,
+        "pool_size": 50,
+        "n_words": 50,
+        "n_bins": 1000,
+        "encoding": encoding,
+        "factorize_bins": factorize,
+        "max_len": 9,
+    }
+    act = {"Tanh": nn.Tanh, "Sin": Sin, "ReLU": nn.ReLU}[activation]
+    agent = EpisodePG(
+        "hash_envs/StatelessHash-v0", kwargs, net_arch=arch, activation_fn=act, seed=3
+    )
+    with th.no_grad():
+        for p in agent.policy.parameters():
+            p.mul_(gain)
+    h = PolicyHash(agent.policy, n_bins=1000)
+    words = ODD + web2[::7]
+    obs = h.fast.encoder.encode(words, overflow="fold")
+    with th.no_grad():
+        exact = h.network.scores(th.from_numpy(obs))
+    for scores, error in (h.fast.word_scores(words), h.fast.scores(obs)):
+        deviation = (scores.double() - exact).abs().amax(dim=1).numpy()
+        assert error.shape == (len(words),) and np.isfinite(error).all()
+        assert (deviation <= error).all(), (deviation / error).max()
+        assert deviation.max() > 0  # float32 did round: the test can fail
+    assert len(h.fast.word_scores([])[1]) == 0
+
+
 def test_float32_near_ties_are_decided_in_float64(web2: list[str]) -> None:
     h = build("bytes", False)
     head = h.network.layers[-1]
