@@ -2,7 +2,7 @@
 
 Why: a float network's argmax can flip on a near-tie between batch sizes, kernels and
 runtimes, so :class:`agents.PolicyHash` certifies each float32 argmax and rescores the
-near-ties in float64 -- for the paper's 1000-way 2x300 network a quarter of the words,
+near-ties in float64 -- for the paper's 1000-way 2x300 network one word in eight,
 and a certified decision for every one. A :class:`QuantizedHash` computes with integers
 only: int8 weights, 7-bit activations and integer biases, every partial sum below
 ``2**24`` in magnitude, so that int32 and float32 arithmetic both hold it exactly. Its
