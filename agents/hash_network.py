@@ -639,17 +639,17 @@ class FastScorer:
         first = self.first_errors[np.minimum(lengths, self.network.max_len)]
         first[long] = self.first_error
         ends = np.append(starts[1:], data.size + 1)  # each bag's end
-        with th.no_grad():
-            for a in range(0, n, self.block):
-                b = min(n, a + self.block)
-                lo, hi = int(starts[a]), int(ends[b - 1])
+        for a in range(0, n, self.block):
+            b = min(n, a + self.block)
+            lo, hi = int(starts[a]), int(ends[b - 1])
+            with th.no_grad():  # not across the yield: the caller's grad mode is its own
                 x = F.embedding_bag(rows[lo:hi], self.table, offsets[a:b] - lo, mode="sum")
                 here = long[(long >= a) & (long < b)]
                 if here.size:  # XOR-folded words: from their encoding
                     folded = self.encoder.encode([words[i] for i in here], overflow="fold")
                     x[th.from_numpy(here - a)] = self._first_layer(folded)
                 scores, scale, offset = self._later_layers(x)
-                yield a, scores, self._errors(first[a:b], scale, offset)
+            yield a, scores, self._errors(first[a:b], scale, offset)
 
     def word_scores(self, words: Sequence[str]) -> tuple[th.Tensor, np.ndarray]:
         """float32 action scores ``(n_words, n_actions)`` of words as :meth:`hash_words`
