@@ -70,6 +70,44 @@ def float32_floor(scorer: Any, words: list[str]) -> None:
         scores.max(axis=0)
 
 
+class GemmFloor:
+    """The float32 matrix products of a network's layers after the first, alone: on
+    ``n`` words, ``n`` rows of activations (fixed values: a GEMM's time does not depend on
+    them) through each later layer's weight, in blocks of the fast path's words, one
+    thread, by torch (``torch.mm``) or numpy (its BLAS, held to one thread). No first
+    layer, activation, bound or argmax: every float32 evaluation of the network does at
+    least these multiply-adds, so the faster of the two is a floor under any float32 path
+    on this CPU, ours or another library's."""
+
+    def __init__(self, network: Any, block: int, backend: str) -> None:
+        import torch
+
+        weights = [
+            layer.weight.detach().float().t().contiguous()
+            for layer in network.layers[1:]
+            if isinstance(layer, torch.nn.Linear)
+        ]
+        rng = np.random.default_rng(0)
+        x = rng.uniform(-1, 1, (block, weights[0].shape[0])).astype(np.float32)
+        if backend == "torch":
+            self.x, self.weights = torch.from_numpy(x), weights
+        else:
+            self.x, self.weights = x, [w.numpy() for w in weights]
+        self.backend = backend
+        self.block = block
+        #: multiply-adds per word
+        self.macs = sum(w.shape[0] * w.shape[1] for w in weights)
+
+    def __call__(self, words: Sequence[str]) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            for a in range(0, len(words), self.block):
+                x = self.x[: min(self.block, len(words) - a)]
+                for weight in self.weights:
+                    x = x @ weight
+
+
 def memorising_net(run: common.Run, arch: list[int], max_len: int) -> dict[str, Any]:
     """Train (or load from the cache) a factorised net that memorises 1,000 words: the
     first of ``--memorize-seeds`` whose training reaches zero collisions (else the last),
@@ -197,6 +235,10 @@ def main(argv: Sequence[str] | None = None):
     )
     grid = "×".join(map(str, memo_hash.network.grid))
     paper_int = torch_hash.quantize()  # exact integer arithmetic: a different hash
+    gemm_floors = {
+        backend: GemmFloor(torch_hash.network, FastScorer.wide_block, backend)
+        for backend in ("torch", "numpy")
+    }
     memo_int = memo_hash.quantize()
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = torch_hash.export_onnx(Path(tmp) / "paper_mlp.onnx")
@@ -225,6 +267,7 @@ def main(argv: Sequence[str] | None = None):
         f"{memo_name} quantised (int8, exact)": memo_int.hash_many,
         f"{paper_f} fast path": paper_factorised.hash_many,
         f"{paper} float32 scores only (floor)": lambda w: float32_floor(torch_hash.fast, w),
+        **{f"{paper} float32 GEMMs alone ({b})": fn for b, fn in gemm_floors.items()},
     }
     fast_hashes = {
         memo_name: memo_hash,
@@ -316,6 +359,13 @@ def main(argv: Sequence[str] | None = None):
     r_memo_int = ratio[f"{memo_name} quantised (int8, exact)"]
     r_paper_f = ratio[f"{paper_f} fast path"]
     r_floor = ratio[f"{paper} float32 scores only (floor)"]
+    # the roofline: the faster backend's GEMMs, their multiply-add rate, and the rate that
+    # the paper's 63x would take against this run's hash()
+    gemm_backend = min(gemm_floors, key=lambda b: ratio[f"{paper} float32 GEMMs alone ({b})"])
+    r_gemm = ratio[f"{paper} float32 GEMMs alone ({gemm_backend})"]
+    macs = gemm_floors[gemm_backend].macs * len(sample)
+    gemm_rate = macs / med[f"{paper} float32 GEMMs alone ({gemm_backend})"] / 1e6  # GMAC/s
+    needed_rate = macs / (63 * builtin) / 1e6
     r_memo = [ratio[f"{memo_name} {k}"] for k in ("fast path", "via ONNX")]
     r_context = ratio[f"{context_name} fast path"]
     for name, r in ratio.items():
@@ -352,7 +402,13 @@ def main(argv: Sequence[str] | None = None):
              f"≤ 63×: {verdict[r_int <= 63]} by the quantised hash, not by the float one"],
             [f"{paper} float32 forward alone, ratio to hash()", "—", f"{r_floor:.0f}×",
              "the fast path's float32 scores and bounds and each word's max, no argmax or "
-             "tie check: a floor under any float32 path on this CPU (one thread)"],
+             "tie check: a floor under our float32 path on this CPU (one thread)"],
+            [f"{paper} float32 GEMMs alone (roofline), ratio to hash()", "—",
+             f"{r_gemm:.0f}× ({gemm_backend}, {gemm_rate:.0f} GMAC/s)",
+             f"the two later layers' products only ({gemm_floors[gemm_backend].macs:,} "
+             f"multiply-adds per word; torch and numpy timed, the faster shown): a floor "
+             f"under any float32 evaluation of the float network; 63× would take "
+             f"{needed_rate:.0f} GMAC/s on one thread against this run's hash()"],
             [f"{paper_f}, ratio to hash()", "—", f"{r_paper_f:.0f}× (fast path)",
              f"{paper_factorised.network.n_parameters:,} parameters; untrained, as the "
              "paper-shaped net above; not the paper's network (its head is 1000-way)"],

@@ -91,6 +91,7 @@ def test_exp7_inference_time_quick(tmp_path: Path) -> None:
     assert "63×" in text and "identical on 2,000 words: True" in text
     assert "memorising net (64 sine, bytes, factorised 32×32 head)" in text
     assert "paper 2×300 with a factorised 32×32 head" in text
+    assert "float32 GEMMs alone (roofline)" in text and "GMAC/s" in text
 
 
 def test_run_all_writes_the_index(tmp_path: Path) -> None:

@@ -180,6 +180,28 @@ def test_error_bounds_cover_the_float32_error(
     assert len(h.fast.word_scores([])[1]) == 0
 
 
+@pytest.mark.parametrize("name", ["Sin", "Tanh", "ReLU"])
+def test_float32_activations_are_within_the_bound_they_are_given(name: str) -> None:
+    """The bounds allow each float32 activation 8 units of 2**-24 of error (``|output| <=
+    1``; ReLU: exact); numpy's SIMD sine and tanh, which the fast path uses, must stay
+    inside that on this machine: a dense sweep of float32 inputs in [-4, 4] (every 97th
+    bit pattern), random inputs of scales 1e-3 to 1e5, and the extremes."""
+    from agents.hash_network import _ACTIVATIONS
+
+    act = _ACTIVATIONS[name]
+    rng = np.random.default_rng(0)
+    sweep = np.arange(0, 0x40800000, 97, dtype=np.uint32).view(np.float32)
+    scales = np.repeat(10.0 ** np.arange(-3, 6), 100_000)
+    wide = (rng.standard_normal(scales.size) * scales).astype(np.float32)
+    extremes = np.array([0.0, -0.0, 1e-38, 3.4e38, -3.4e38], dtype=np.float32)
+    x = np.concatenate([sweep, -sweep, wide, extremes])
+    exact = act.torch(th.from_numpy(x.astype(np.float64))).numpy()
+    got = act(th.from_numpy(x.copy())).double().numpy()
+    error = np.abs(got - exact)
+    assert error.max() <= 8 * 2.0**-24, error.max() / 2.0**-24
+    assert (error.max() > 0) == act.bounded  # rounding happened: the test can fail
+
+
 def test_float32_near_ties_are_decided_in_float64(web2: list[str]) -> None:
     h = build("bytes", False)
     head = h.network.layers[-1]
