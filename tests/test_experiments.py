@@ -89,7 +89,7 @@ def test_exp6_memorize_quick(tmp_path: Path) -> None:
 def test_exp7_inference_time_quick(tmp_path: Path) -> None:
     text = run_quick("exp7_inference_time", tmp_path)
     assert "63×" in text and "identical on 2,000 words: True" in text
-    assert "memorising net (64 sine, bytes, factorised 32×32 head)" in text
+    assert "memorising net (48 sine, bytes, factorised 32×32 head)" in text
     assert "paper 2×300 with a factorised 32×32 head" in text
     assert "float32 GEMMs alone (roofline)" in text and "GMAC/s" in text
 
