@@ -96,7 +96,6 @@ class GemmFloor:
             self.x, self.weights = torch.from_numpy(x), weights
         else:
             self.x, self.weights = x, [w.numpy() for w in weights]
-        self.backend = backend
         self.block = block
         #: multiply-adds per word
         self.macs = sum(w.shape[0] * w.shape[1] for w in weights)
