@@ -8,7 +8,7 @@ learned perfect hash (issue 16).
 
 A minimal perfect hash is built over its key set, which a registry factory
 ``(n_bins) -> HashFunction`` never sees; so these contenders reach the leaderboard like
-a trained :class:`agents.pilot_q.PilotHash`: build one with ``.build(words)``, ``save`` it
+a trained :class:`agents.common.pilots.PilotHash`: build one with ``.build(words)``, ``save`` it
 (``.phobic`` / ``.bbhash``) and pass the path; the ``hash_envs.artifact_loaders`` entry
 points load it. Both libraries are the optional ``mphf`` extra and are imported only
 when used; without them :func:`missing` says which to install.

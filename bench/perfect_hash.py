@@ -4,7 +4,7 @@ collisions, beside the minimal perfect hashing libraries a user would pick inste
 For each ``--words`` size N the pool is ``hash_envs.corpus.subset(moby, N, seed=0)`` --
 the words of a ``StatelessHash-v0`` env with ``pool_size=n_words=N`` and of the
 leaderboard's ``memorize-N`` track (the whole list for N = 466,551). :class:`agents.PilotQ`
-learns one pilot per bucket from the env's first-come rewards (see ``agents/pilot_q.py``:
+learns one pilot per bucket from the env's first-come rewards (see ``agents/algorithms/pilot_q.py``:
 PTHash's search read as greedy optimistic Q-learning) until its greedy policy is
 collision-free or ``--budget`` seconds of training pass.
 
@@ -45,7 +45,8 @@ from typing import Any
 
 from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
-from agents.pilot_q import PilotHash, PilotQ
+from agents.algorithms.pilot_q import PilotQ
+from agents.common.pilots import PilotHash
 from hash_envs import corpus, metrics
 from hash_envs.hashing import HashFunction, load_artifact
 from hash_envs.leaderboard import LeaderboardConfig, run_leaderboard

@@ -37,8 +37,8 @@ from _results import write_results  # bench/: scripts run as python bench/NAME.p
 from stable_baselines3 import PPO
 
 import hash_envs
-from agents.rllib import build_config
-from agents.vec_env import make_sb3_vec_env
+from agents.algorithms.vec_env import make_sb3_vec_env
+from agents.runs.rllib import build_config
 from hash_envs import corpus as corpus_lib
 
 ENV_ID = "hash_envs/StatelessHash-v0"

@@ -92,7 +92,7 @@ def check_shared_are_our_defaults() -> list[str]:
     """Differences between :data:`SHARED` and ``SACDiscrete``'s defaults (should be none)."""
     import inspect
 
-    from agents.sac_discrete import SACDiscrete, SACDiscretePolicy
+    from agents.algorithms.sac_discrete import SACDiscrete, SACDiscretePolicy
 
     defaults = {k: p.default for k, p in inspect.signature(SACDiscrete.__init__).parameters.items()}
     policy_defaults = inspect.signature(SACDiscretePolicy.__init__).parameters
@@ -132,7 +132,7 @@ def evaluate(act: Any, env_name: str, n_episodes: int) -> list[float]:
 # -- the two implementations ---------------------------------------------------------
 def make_ours(env_name: str, seed: int, hp: dict[str, Any]) -> Any:
     """Our ``SACDiscrete`` with the hyperparameters ``hp`` (see :func:`settings`)."""
-    from agents.sac_discrete import SACDiscrete
+    from agents.algorithms.sac_discrete import SACDiscrete
 
     return SACDiscrete(
         "MlpPolicy",

@@ -9,8 +9,8 @@ they share:
   registered;
 * :func:`parser` / :class:`Run` -- the command line, the exact command and wall time;
 * :func:`suite_run` -- an experiment's setting as the suite's ``Run``: every SB3 training
-  goes through the suite's trainer (:func:`agents.benchmark.train_sb3`) and its episode
-  log (:class:`agents.callbacks.EpisodeLog`), as ``hash-envs benchmark`` does;
+  goes through the suite's trainer (:func:`agents.runs.benchmark.train_sb3`) and its episode
+  log (:class:`agents.algorithms.callbacks.EpisodeLog`), as ``hash-envs benchmark`` does;
 * :class:`HashProbe` -- the argmax hash (:class:`agents.PolicyHash`) on fixed draws of
   corpus words, probed every few iterations;
 * :func:`run_stateless` -- experiments 2-4 (one algorithm, ``StatelessHash-v0``);
@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from agents.benchmark import Run as SuiteRun
-from agents.benchmark import train_sb3
-from agents.callbacks import EpisodeLog
+from agents.algorithms.callbacks import EpisodeLog
+from agents.runs.benchmark import Run as SuiteRun
+from agents.runs.benchmark import train_sb3
 from hash_envs.tasks import Task
 
 REPO = Path(__file__).resolve().parents[1]

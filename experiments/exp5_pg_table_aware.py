@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import common
 import numpy as np
 
-from agents.benchmark import train_sb3
-from agents.callbacks import EpisodeLog
+from agents.algorithms.callbacks import EpisodeLog
+from agents.runs.benchmark import train_sb3
 from hash_envs.evaluation import greedy_collisions
 
 

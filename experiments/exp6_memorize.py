@@ -28,8 +28,8 @@ from typing import Any
 import common
 import numpy as np
 
-from agents.benchmark import train_sb3
-from agents.callbacks import EpisodeLog
+from agents.algorithms.callbacks import EpisodeLog
+from agents.runs.benchmark import train_sb3
 
 
 @dataclass

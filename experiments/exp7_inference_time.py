@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None):
     from torch import nn
 
     from agents import EpisodePG, PolicyHash, load_hash
-    from agents.hash_network import FastScorer
+    from agents.hashes.hash_network import FastScorer
     from hash_envs.leaderboard import _builtin_hash_bins, _time
 
     words = common.load_words(run.args.corpus)
@@ -480,8 +480,8 @@ def main(argv: Sequence[str] | None = None):
             f"the int64 reference (`reference_bins`) on 2,000 words: {int_agree}. Agreement "
             "with the float network: share of 20,000 of the timed words given the float "
             f"network's bin; blocks of {paper_int.block:,} words.",
-            "Fast path (`agents.hash_network.FastScorer.hash_words`): the batch's UTF-8 bytes "
-            "in one buffer (`hash_envs.encoding.utf8_batch`), the first layer as one "
+            "Fast path (`agents.hashes.hash_network.FastScorer.hash_words`): the batch's "
+            "UTF-8 bytes in one buffer (`hash_envs.encoding.utf8_batch`), the first layer as one "
             "`embedding_bag` over a `256 * max_len` float32 table, the later layers in "
             f"blocks of {FastScorer.block:,} words, the output layer transposed so that "
             "each head's max and top-two test are vectorised across words.",

@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import hash_envs
 from agents import A2C, PG, ArtifactError, EpisodePG, PolicyHash, VectorEnvAdapter, load_hash
-from agents.pg import discounted_returns
+from agents.algorithms.pg import discounted_returns
 from hash_envs import corpus
 from hash_envs.cli import main
 

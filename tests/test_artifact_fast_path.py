@@ -19,7 +19,7 @@ import pytest
 from test_fast_inference import build
 
 from agents import ArtifactError, PolicyHash, load_hash
-from agents.artifact import stamp_metadata
+from agents.hashes.container import stamp_metadata
 from hash_envs import corpus
 
 

@@ -19,7 +19,7 @@ import pytest
 import torch as th
 
 from agents import PG, PolicyHash, load_hash
-from agents.policy_hash import FastScorer
+from agents.hashes.policy_hash import FastScorer
 from hash_envs import corpus
 
 STATELESS = "hash_envs/StatelessHash-v0"
@@ -27,7 +27,7 @@ STATELESS = "hash_envs/StatelessHash-v0"
 BUILD = """
 import gymnasium as gym
 from agents import PG, PolicyHash
-from agents.episode_pg import Sin
+from agents.common.layers import Sin
 def build(encoding, factorize):
     env = gym.make("hash_envs/StatelessHash-v0", corpus="web2", pool_size=100, n_words=100,
                    n_bins=1000, encoding=encoding, factorize_bins=factorize)

@@ -20,7 +20,7 @@ import pytest
 import torch as th
 
 from agents import PolicyHash
-from agents.policy_hash import FastScorer
+from agents.hashes.policy_hash import FastScorer
 from hash_envs import corpus
 from hash_envs.encoding import utf8, utf8_batch
 
@@ -148,7 +148,7 @@ def test_error_bounds_cover_the_float32_error(
     from torch import nn
 
     from agents import EpisodePG
-    from agents.hash_network import Sin
+    from agents.common.layers import Sin
 
     short = [w for w in web2 if len(w) <= 9][::100]
     kwargs = {
@@ -186,7 +186,7 @@ def test_float32_activations_are_within_the_bound_they_are_given(name: str) -> N
     1``; ReLU: exact); numpy's SIMD sine and tanh, which the fast path uses, must stay
     inside that on this machine: a dense sweep of float32 inputs in [-4, 4] (every 97th
     bit pattern), random inputs of scales 1e-3 to 1e5, and the extremes."""
-    from agents.hash_network import _ACTIVATIONS
+    from agents.hashes.hash_network import _ACTIVATIONS
 
     act = _ACTIVATIONS[name]
     rng = np.random.default_rng(0)

@@ -72,7 +72,7 @@ def build_artifacts(out: Path) -> None:
 
     import hash_envs  # noqa: F401  (registers the envs)
     from agents import PG, PolicyHash
-    from agents.pilot_q import PilotQ
+    from agents.algorithms.pilot_q import PilotQ
     from baselines.mphf import BBHash, PhobicHash
     from model_hashing.graph import N_FEATURES
     from model_hashing.index import ModelHashIndex

@@ -23,7 +23,7 @@ def test_names_resolve_on_access_and_unknown_names_raise() -> None:
     import agents
     import model_hashing
 
-    assert agents.load_pilot_hash.__module__ == "agents.pilot_q"
+    assert agents.load_pilot_hash.__module__ == "agents.common.pilots"
     assert "load_pilot_hash" in dir(agents) and "load_pilot_hash" in agents.__all__
     assert model_hashing.total_flops.__module__ == "model_hashing.graph"
     with pytest.raises(AttributeError, match="module 'agents' has no attribute 'nope'"):

@@ -34,8 +34,8 @@ pytest.importorskip("ray.rllib", reason="RLlib is not installed: pip install -e 
 from ray.cluster_utils import Cluster  # noqa: E402
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noqa: E402
 
-from agents.artifact import load_hash  # noqa: E402
-from agents.rllib import RLlibPolicyHash, build_config, env_spaces, train  # noqa: E402
+from agents.hashes.artifact import load_hash  # noqa: E402
+from agents.runs.rllib import RLlibPolicyHash, build_config, env_spaces, train  # noqa: E402
 from hash_envs import corpus  # noqa: E402
 from hash_envs.distributed import RayTrackExecutor  # noqa: E402
 from hash_envs.hashing import load_artifact  # noqa: E402

@@ -1,5 +1,6 @@
-"""Hash-and-displace Q-learning (agents.pilot_q): its episodes are the env's episodes,
-its greedy policy is a stateless hash function, and it reaches a perfect hash."""
+"""Hash-and-displace Q-learning (agents.algorithms.pilot_q, agents.common.pilots): its
+episodes are the env's episodes, its greedy policy is a stateless hash function, and it
+reaches a perfect hash."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from agents.pilot_q import (
+from agents.algorithms.pilot_q import PilotQ
+from agents.common.pilots import (
     PilotHash,
-    PilotQ,
     decode_monotone,
     decode_pilots,
     encode_monotone,

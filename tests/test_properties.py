@@ -231,7 +231,7 @@ def contenders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     import hash_envs  # noqa: F401  (registers the envs)
     from agents import PG, PolicyHash
-    from agents.pilot_q import PilotQ
+    from agents.algorithms.pilot_q import PilotQ
     from baselines.mphf import BBHash, PhobicHash
 
     out = tmp_path_factory.mktemp("contenders")

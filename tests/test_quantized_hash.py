@@ -24,8 +24,9 @@ from onnx import numpy_helper
 from torch import nn
 
 from agents import ArtifactError, QuantizedHash, load_hash
-from agents.artifact import stamp_metadata
-from agents.hash_network import HashNetwork, Sin
+from agents.common.layers import Sin
+from agents.hashes.container import stamp_metadata
+from agents.hashes.hash_network import HashNetwork
 from hash_envs import corpus
 from hash_envs.encoding import WordEncoder
 
@@ -33,7 +34,8 @@ from hash_envs.encoding import WordEncoder
 BUILD = """
 import torch as th
 from torch import nn
-from agents.hash_network import HashNetwork, Sin
+from agents.common.layers import Sin
+from agents.hashes.hash_network import HashNetwork
 from hash_envs.encoding import WordEncoder
 
 def network(encoding, factorize, max_len=13):

@@ -24,10 +24,10 @@ from ray.rllib.connectors.env_to_module import FlattenObservations  # noqa: E402
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # noqa: E402
 
 import hash_envs  # noqa: E402, F401
-from agents.artifact import load_hash  # noqa: E402
-from agents.cli import RLLIB_ALGOS  # noqa: E402
-from agents.rllib import ALGORITHMS, RLlibPolicyHash, build_config, env_spaces, train  # noqa: E402
-from agents.tune import main as tune_main  # noqa: E402
+from agents.hashes.artifact import load_hash  # noqa: E402
+from agents.runs.cli import RLLIB_ALGOS  # noqa: E402
+from agents.runs.rllib import ALGORITHMS, RLlibPolicyHash, build_config, env_spaces, train  # noqa: E402
+from agents.runs.tune import main as tune_main  # noqa: E402
 from hash_envs import corpus  # noqa: E402
 from hash_envs.cli import main  # noqa: E402
 from hash_envs.distributed import ClusterUnreachableError, RayTrackExecutor, connect  # noqa: E402
@@ -199,7 +199,7 @@ def test_tune_asha_sweep_writes_the_best_train_arguments(
 def test_benchmark_rllib_backend_scores_the_exported_hash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agents.benchmark import run_benchmark
+    from agents.runs.benchmark import run_benchmark
     from hash_envs.tasks import resolve_tasks
 
     monkeypatch.setenv("HASH_ENVS_CACHE", str(tmp_path / "cache"))  # reference scores

@@ -1,4 +1,4 @@
-"""Tests for the discrete Soft Actor-Critic agent (``agents.sac_discrete``).
+"""Tests for the discrete Soft Actor-Critic agent (``agents.algorithms.sac_discrete``).
 
 Small networks, one torch thread and fixed seeds keep them fast and reproducible. The
 learning test is a short CartPole-v1 run; the SB3-integration tests use the tiny
@@ -25,7 +25,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from torch.nn import functional as F
 
 import hash_envs
-from agents.sac_discrete import (
+from agents.algorithms.sac_discrete import (
     DEFAULT_TARGET_ENTROPY_SCALE,
     DiscreteActor,
     DiscreteCritic,

@@ -12,7 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import hash_envs
-from agents.benchmark import run_benchmark, write_outputs
+from agents.runs.benchmark import run_benchmark, write_outputs
 from hash_envs.envs.hash_table import actions_to_bins, bin_layout
 from hash_envs.evaluation import evaluate_agent, reference_scores, uniform_random_policy
 from hash_envs.hashing import HashFunction

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg", "pilot-q")
-# agents.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
+# agents.runs.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
 RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
 BACKEND_ALGOS = {"sb3": ALGOS, "rllib": RLLIB_ALGOS}
 
@@ -28,15 +28,15 @@ def _json(text: str) -> dict[str, Any]:
 
 def _algorithm(name: str) -> type:
     if name == "pg":
-        from agents.pg import PG
+        from agents.algorithms.pg import PG
 
         return PG
     if name == "a2c":
-        from agents.a2c import A2C
+        from agents.algorithms.a2c import A2C
 
         return A2C
     if name == "sac":
-        from agents.sac_discrete import SACDiscrete
+        from agents.algorithms.sac_discrete import SACDiscrete
 
         return SACDiscrete
     if name == "qrdqn":
@@ -70,7 +70,7 @@ def _train_sb3(args: argparse.Namespace, out: Path) -> Any:
     from gymnasium import spaces
     from stable_baselines3.common.callbacks import CheckpointCallback
 
-    from agents.vec_env import make_sb3_vec_env
+    from agents.algorithms.vec_env import make_sb3_vec_env
 
     venv = make_sb3_vec_env(args.env, args.n_envs, args.env_kwargs, seed=args.seed)
     policy = "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy"
@@ -88,7 +88,7 @@ def _train_sb3(args: argparse.Namespace, out: Path) -> Any:
 
 
 def _train_episode_pg(args: argparse.Namespace) -> Any:
-    from agents.episode_pg import EpisodePG
+    from agents.algorithms.episode_pg import EpisodePG
 
     agent = EpisodePG(
         args.env,
@@ -107,7 +107,7 @@ def _train_pilot_q(args: argparse.Namespace, out: Path) -> int:
     """PilotQ on the env's fixed pool; writes ``OUT/hash.pilots`` (no torch involved)."""
     import gymnasium as gym
 
-    from agents.pilot_q import PilotQ
+    from agents.algorithms.pilot_q import PilotQ
 
     env = gym.make(args.env, **args.env_kwargs).unwrapped
     pool = getattr(env, "pool", None)
@@ -137,7 +137,7 @@ def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
     ``OUT/checkpoint`` and one JSON line per iteration to ``OUT/progress.jsonl``.
     """
     try:
-        from agents.rllib import RLlibPolicyHash, build_config, env_spaces, train
+        from agents.runs.rllib import RLlibPolicyHash, build_config, env_spaces, train
         from hash_envs.distributed import connect
     except ImportError as err:
         raise ValueError(
@@ -181,7 +181,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _train_pilot_q(args, out)
     import torch
 
-    from agents.policy_hash import PolicyHash
+    from agents.hashes.policy_hash import PolicyHash
 
     torch.set_num_threads(args.threads)
     args.env_kwargs = _with_corpus_max_len(args.env, args.env_kwargs)

@@ -1,8 +1,8 @@
 """A trained stateless policy as a deterministic hash function: bin = argmax.
 
 :class:`PolicyHash` reads a Stable-Baselines3 policy's scoring layers into a
-:class:`agents.hash_network.HashNetwork` (the float64 reference: what the ONNX artifact
-computes) and hashes through its certified float32 :class:`agents.hash_network.FastScorer`,
+:class:`agents.hashes.hash_network.HashNetwork` (the float64 reference: what the ONNX artifact
+computes) and hashes through its certified float32 :class:`agents.hashes.hash_network.FastScorer`,
 which gives the reference's bins in any batch size, order, process or runtime.
 """
 
@@ -20,9 +20,9 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 
-from agents.artifact import stamp_metadata
-from agents.hash_network import FastScorer, HashNetwork
-from agents.quantized_hash import Kernel, QuantizedHash
+from agents.hashes.container import stamp_metadata
+from agents.hashes.hash_network import FastScorer, HashNetwork
+from agents.hashes.quantized_hash import Kernel, QuantizedHash
 from hash_envs.encoding import WordEncoder
 from hash_envs.hashing import HashFunction
 
@@ -60,7 +60,7 @@ class PolicyHash(HashFunction):
         self._use_network(HashNetwork.from_policy(policy, n_bins), name, fast, chunk_size)
 
     def _use_network(self, network: HashNetwork, name: str, fast: bool, chunk_size: int) -> None:
-        """The set-up shared by every policy source (SB3 here, RLlib in agents.rllib)."""
+        """The set-up shared by every policy source (SB3 here, RLlib in agents.runs.rllib)."""
         self.network = network.eval()
         HashFunction.__init__(self, network.n_bins)
         self.name = name
@@ -99,7 +99,7 @@ class PolicyHash(HashFunction):
         return bins
 
     def quantize(self, *, kernel: Kernel = "auto") -> QuantizedHash:
-        """This hash's network in exact integer arithmetic (:mod:`agents.quantized_hash`):
+        """This hash's network in exact integer arithmetic (:mod:`agents.hashes.quantized_hash`):
         a *different* hash function -- bins move where two scores were close -- that is
         deterministic on every kernel without a tie rule, and several times faster for a
         wide head (the paper's 1000-way 2x300 network). Tanh and sine activations only;

@@ -34,12 +34,12 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 from torch.nn import functional as F
 
-from agents.hash_network import Sin, score_words
+from agents.common.layers import Sin, score_words
 from hash_envs.envs import StatelessHashEnv, TableAwareHashEnv
 from hash_envs.metrics import collisions_per_row
 from hash_envs.rewards import first_come_rewards, shared_bin_rewards
 
-__all__ = ["EpisodePG", "Sin", "UpdateStats"]
+__all__ = ["EpisodePG", "UpdateStats"]
 
 
 @dataclass
@@ -259,7 +259,7 @@ class EpisodePG:
 
         A pool of words uses a few hundred of the ``256 * max_len`` one-hot columns, so
         the first layer reads them from ``self._columns`` with ``embedding_bag`` -- the
-        same sums as :func:`agents.hash_network.one_hot_linear`, several times faster
+        same sums as :func:`agents.common.layers.one_hot_linear`, several times faster
         forward and backward.
         """
         if not self._bytes:

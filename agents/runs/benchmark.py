@@ -33,7 +33,7 @@ import numpy as np
 from hash_envs.tasks import Task, resolve_tasks
 
 if TYPE_CHECKING:  # SB3 is imported only when an SB3 agent trains
-    from agents.callbacks import EpisodeLog
+    from agents.algorithms.callbacks import EpisodeLog
 
 AGENTS = ("random", "ppo", "dqn", "qrdqn", "a2c", "pg", "sac", "episode-pg", "pilot-q")
 RLLIB_AGENTS = ("ppo",)
@@ -136,14 +136,14 @@ def train_sb3(run: Run, log: EpisodeLog | None = None, tensorboard: str | None =
 
     The suite's one SB3 trainer, shared by ``hash-envs benchmark`` and the paper
     experiments: the native vector env of the task, ``MultiInputPolicy`` for table-aware
-    observations, and ``log`` (an :class:`agents.callbacks.EpisodeLog`; by default one
+    observations, and ``log`` (an :class:`agents.algorithms.callbacks.EpisodeLog`; by default one
     with the run's time budget) recording every episode. Returns the trained model.
     """
     from gymnasium import spaces
 
-    from agents.callbacks import EpisodeLog
-    from agents.cli import _algorithm
-    from agents.vec_env import make_sb3_vec_env
+    from agents.algorithms.callbacks import EpisodeLog
+    from agents.algorithms.vec_env import make_sb3_vec_env
+    from agents.runs.cli import _algorithm
 
     n_envs = run.settings["n_envs"]
     if log is None:
@@ -160,7 +160,7 @@ def train_sb3(run: Run, log: EpisodeLog | None = None, tensorboard: str | None =
 
 
 def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
-    from agents.callbacks import EpisodeLog
+    from agents.algorithms.callbacks import EpisodeLog
 
     remaining = None if budget.seconds is None else max(budget.seconds - budget.elapsed, 0.0)
     log = EpisodeLog(run.settings["n_envs"], time_budget_s=remaining)
@@ -170,7 +170,7 @@ def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) 
 
 
 def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
-    from agents.episode_pg import EpisodePG
+    from agents.algorithms.episode_pg import EpisodePG
 
     agent = EpisodePG(
         run.task.env_id,
@@ -194,7 +194,7 @@ def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str |
 
 
 def _train_pilot_q(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
-    from agents.pilot_q import PilotQ
+    from agents.algorithms.pilot_q import PilotQ
 
     pool = run.task.make(run.corpus).unwrapped.pool
     agent = PilotQ(pool.words, n_bins=run.task.n_bins, seed=run.seed, **run.settings["kwargs"])
@@ -216,7 +216,7 @@ def _train_random(run: Run, budget: _Budget, curve: list, tensorboard: str | Non
 def _train_rllib(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
     import tempfile
 
-    from agents.rllib import RLlibPolicyHash, build_config, env_spaces, train
+    from agents.runs.rllib import RLlibPolicyHash, build_config, env_spaces, train
 
     env_kwargs = run.task.env_kwargs(run.corpus)
     config = build_config(
@@ -260,7 +260,7 @@ def _as_scored_agent(trained: Any, run: Run) -> Any:
         return trained
     policy = getattr(trained, "policy", trained)
     if isinstance(policy.action_space, spaces.Discrete):
-        from agents.policy_hash import PolicyHash
+        from agents.hashes.policy_hash import PolicyHash
 
         return PolicyHash(policy, name=run.agent)
     return trained

@@ -1,7 +1,7 @@
 """The one training log of the suite: per-episode numbers from any SB3 algorithm.
 
 ``hash-envs benchmark`` and the paper experiments (``experiments/``) train through
-:func:`agents.benchmark.train_sb3` with this callback, so a learning curve means the same
+:func:`agents.runs.benchmark.train_sb3` with this callback, so a learning curve means the same
 thing everywhere: one point per finished episode, read from the env's final-step info.
 """
 

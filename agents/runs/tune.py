@@ -10,7 +10,7 @@ number the leaderboard ranks by). Tune writes TensorBoard, CSV and JSON logs per
 (SB3's own TensorBoard scalars go into the same trial directory); the best configuration
 is written as the ``--algo-kwargs`` JSON of ``hash-envs train``, with the full command.
 
-Run ``python -m agents.tune --algo pg --env-kwargs '{...}' --timesteps N --num-samples K``
+Run ``python -m agents.runs.tune --algo pg --env-kwargs '{...}' --timesteps N --num-samples K``
 (needs the ``[ray]`` extra).
 """
 
@@ -60,10 +60,10 @@ def search_space(algo: str) -> dict[str, Any]:
 
 def _agent_class(algo: str) -> type:
     if algo == "pg":
-        from agents.pg import PG
+        from agents.algorithms.pg import PG
 
         return PG
-    from agents.sac_discrete import SACDiscrete
+    from agents.algorithms.sac_discrete import SACDiscrete
 
     return SACDiscrete
 
@@ -112,7 +112,7 @@ def _trial(
     from ray import tune
 
     import hash_envs  # noqa: F401  (registers hash_envs/* in this worker process)
-    from agents.vec_env import make_sb3_vec_env
+    from agents.algorithms.vec_env import make_sb3_vec_env
 
     torch.set_num_threads(1)
     venv = make_sb3_vec_env(env_id, n_envs, env_kwargs, seed=seed)
@@ -206,7 +206,7 @@ def sweep(
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from agents.cli import _with_corpus_max_len
+    from agents.runs.cli import _with_corpus_max_len
 
     # Bad counts are refused before the corpus (possibly Moby) is loaded.
     _check_sweep_args(
@@ -243,8 +243,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def add_sweep_parser(subparsers: argparse._SubParsersAction) -> None:
-    """The ``sweep`` subcommand (``python -m agents.tune`` runs it on its own)."""
-    from agents.cli import _json
+    """The ``sweep`` subcommand (``python -m agents.runs.tune`` runs it on its own)."""
+    from agents.runs.cli import _json
 
     parser = subparsers.add_parser("sweep", help="Ray Tune ASHA sweep over an agent's settings")
     parser.add_argument("--algo", choices=sorted(SEARCH_SPACES), required=True)
@@ -263,7 +263,7 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.tune")
+    parser = argparse.ArgumentParser(prog="python -m agents.runs.tune")
     add_sweep_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
     try:

@@ -15,12 +15,12 @@ It is a *different hash function* from the float policy: quantisation moves the 
 slightly, so the argmax changes where two scores were close (:meth:`QuantizedHash.agreement`
 measures how often; ``experiments/exp7_inference_time.py`` reports it with the speed).
 
-The integer network, from a :class:`~agents.hash_network.HashNetwork` of linear layers
+The integer network, from a :class:`~agents.hashes.hash_network.HashNetwork` of linear layers
 with tanh or sine activations (bounded by 1) between them and none after the last:
 
 * first layer, from the bytes of the word (XOR-folded beyond ``max_len``):
   ``z = sum_p T[256 p + byte_p] + t``, with ``T = round(table / s)`` the first-layer table
-  of :func:`~agents.hash_network.first_layer_rows` in int8 (``s = max |table| / 127``)
+  of :func:`~agents.hashes.hash_network.first_layer_rows` in int8 (``s = max |table| / 127``)
   and ``t = round(bias / s)``;
 * activation: ``q = LUT[clip(z - lo, 0, len(LUT) - 1)]``, where
   ``LUT[k] = 64 + round(63 * act(s * (lo + k)))`` (in ``1 .. 127``) is computed once, in
@@ -51,7 +51,7 @@ import torch as th
 from torch import nn
 from torch.nn import functional as F
 
-from agents.hash_network import HashNetwork, first_layer_rows, table_rows, tail_rows
+from agents.hashes.hash_network import HashNetwork, first_layer_rows, table_rows, tail_rows
 from hash_envs.encoding import encode_bytes, utf8_batch
 from hash_envs.hashing import HashFunction
 
@@ -418,7 +418,7 @@ class QuantizedHash(HashFunction):
         class rebuilt from the initializers (``quantized`` metadata entry)."""
         from onnx import TensorProto, helper, numpy_helper
 
-        from agents.artifact import stamp_metadata
+        from agents.hashes.container import stamp_metadata
 
         nodes: list[Any] = []
         inits = []

@@ -39,57 +39,17 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional as F
 
+from agents.common.layers import Sin, score_words
 from hash_envs.encoding import WordEncoder, utf8_batch
 
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import BasePolicy
 
-__all__ = ["FastScorer", "HashNetwork", "Sin", "first_layer_rows", "one_hot_linear", "score_words",
-           "table_rows", "tail_rows"]  # fmt: skip
-
-
-class Sin(nn.Module):
-    """``sin(x)``, as an activation."""
-
-    def forward(self, x: th.Tensor) -> th.Tensor:
-        return th.sin(x)
+__all__ = ["FastScorer", "HashNetwork", "first_layer_rows", "table_rows", "tail_rows"]
 
 
 #: The activations a :class:`HashNetwork` can be rebuilt with from an artifact's spec.
 _ACTIVATION_MODULES: dict[str, type[nn.Module]] = {"Tanh": nn.Tanh, "ReLU": nn.ReLU, "Sin": Sin}
-
-
-def one_hot_linear(layer: nn.Linear, byte_obs: th.Tensor, dtype: th.dtype) -> th.Tensor:
-    """``layer(one_hot(bytes))`` without building the one-hot matrix.
-
-    SB3 feeds a ``MultiDiscrete([256] * L)`` observation to its MLP as ``L`` concatenated
-    one-hot vectors, so the first linear layer only ever adds up ``L`` of its weight
-    columns: one per position, picked by the byte there. Gathering them is ~256x cheaper
-    than the dense product and gives the same function.
-    """
-    length = byte_obs.shape[1]
-    columns = byte_obs.long() + 256 * th.arange(length, device=byte_obs.device)
-    picked = layer.weight.to(dtype).t()[columns]  # (batch, L, out)
-    out = picked.sum(dim=1)
-    return out if layer.bias is None else out + layer.bias.to(dtype)
-
-
-def score_words(
-    layers: Sequence[nn.Module], obs: th.Tensor, encoding: str, dtype: th.dtype
-) -> th.Tensor:
-    """Run an SB3 MLP's layers on encoded words, in ``dtype``."""
-    x = obs
-    for i, layer in enumerate(layers):
-        if i == 0 and encoding == "bytes":
-            if not isinstance(layer, nn.Linear):
-                raise ValueError("a bytes-encoded policy must start with a linear layer")
-            x = one_hot_linear(layer, obs, dtype)
-        elif isinstance(layer, nn.Linear):
-            bias = None if layer.bias is None else layer.bias.to(dtype)
-            x = F.linear(x.to(dtype), layer.weight.to(dtype), bias)
-        else:
-            x = layer(x)
-    return x
 
 
 def first_layer_rows(

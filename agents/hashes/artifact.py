@@ -8,16 +8,15 @@ detected instead of silently hashing differently.
 
 Where torch is installed, :func:`load_hash` also rebuilds the network from the graph's
 float32 parameters (named by the ``network`` metadata entry) and hashes through the
-certified float32 :class:`agents.hash_network.FastScorer` -- the same bins as the graph,
+certified float32 :class:`agents.hashes.hash_network.FastScorer` -- the same bins as the graph,
 tens of times faster; ``fast=False`` keeps to onnxruntime (and never imports torch).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,76 +25,11 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from agents.hashes.container import read_artifact
 from hash_envs.encoding import WordEncoder
 from hash_envs.hashing import ArtifactError, HashFunction
 
-__all__ = ["ArtifactError", "FORMAT", "OnnxHash", "load_hash", "stamp_metadata"]
-
-FORMAT = "hash-envs/policy-hash/1"
-_PREFIX = "hash_envs."
-_REQUIRED = ("format", "encoding", "max_len", "n_bins", "size_bytes", "name", "graph_sha256")
-
-
-def _graph_digest(model: onnx.ModelProto) -> str:
-    return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
-
-
-def _metadata_digest(model: onnx.ModelProto, meta: Mapping[str, str]) -> str:
-    """SHA-256 of what the graph checksum leaves out: the IR version, the opsets and the
-    metadata entries (all but this digest's own, in key order)."""
-    entries = sorted((k, v) for k, v in meta.items() if k != "metadata_sha256")
-    opsets = sorted((o.domain, o.version) for o in model.opset_import)
-    text = json.dumps([model.ir_version, opsets, entries])
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def stamp_metadata(model: onnx.ModelProto, metadata: Mapping[str, Any]) -> None:
-    """Write ``metadata`` (plus the format tag, the graph checksum and a checksum of the
-    metadata itself) into ``model``."""
-    entries = {"format": FORMAT, **metadata, "graph_sha256": _graph_digest(model)}
-    texts = {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
-    texts["metadata_sha256"] = _metadata_digest(model, texts)
-    del model.metadata_props[:]
-    for key, text in texts.items():
-        model.metadata_props.add(key=_PREFIX + key, value=text)
-
-
-def _read(path: Path) -> tuple[onnx.ModelProto, dict[str, str]]:
-    try:
-        model = onnx.load_model_from_string(path.read_bytes())
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # protobuf raises several unrelated types on garbage
-        raise ArtifactError(f"{path} is not a readable ONNX file ({err})") from None
-    if not all(isinstance(p.key, str) and isinstance(p.value, str) for p in model.metadata_props):
-        # protobuf hands a string field that is not valid UTF-8 over as bytes
-        raise ArtifactError(f"{path} is damaged: its metadata is not UTF-8 text")
-    meta = {
-        p.key[len(_PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(_PREFIX)
-    }
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(
-            f"{path} is an ONNX file but not a hash-envs hash artifact (format tag "
-            f"{meta.get('format')!r}, expected {FORMAT!r}); export one with "
-            "agents.PolicyHash(model).export_onnx(path)"
-        )
-    missing = [key for key in _REQUIRED if key not in meta]
-    if missing:
-        raise ArtifactError(f"{path} lacks the metadata {missing}")
-    if _graph_digest(model) != meta["graph_sha256"]:
-        raise ArtifactError(f"{path} is damaged: its graph does not match its SHA-256 checksum")
-    # Artifacts written before the metadata had its own checksum are read without it.
-    if "metadata_sha256" in meta and _metadata_digest(model, meta) != meta["metadata_sha256"]:
-        raise ArtifactError(f"{path} is damaged: its metadata does not match its SHA-256 checksum")
-    try:
-        n_bins, max_len, size = (int(meta[k]) for k in ("n_bins", "max_len", "size_bytes"))
-        WordEncoder(meta["encoding"], max_len)  # type: ignore[arg-type]
-    except ValueError as err:
-        raise ArtifactError(f"{path} is damaged: bad metadata ({err})") from None
-    if n_bins < 1 or size < 0:
-        raise ArtifactError(f"{path} is damaged: n_bins={n_bins}, size_bytes={size}")
-    return model, meta
-
+__all__ = ["ArtifactError", "OnnxHash", "load_hash"]
 
 #: Words both paths hash at load, as a check that the fast path computes the graph's
 #: function: empty, short, long (folded), non-ASCII and a lone surrogate.
@@ -109,7 +43,7 @@ class OnnxHash(HashFunction):
 
     def __init__(self, path: str | Path, *, chunk_size: int = 65536, fast: bool = True) -> None:
         self.path = Path(path)
-        model, self.metadata = _read(self.path)
+        model, self.metadata = read_artifact(self.path)
         super().__init__(int(self.metadata["n_bins"]))
         self.name = self.metadata["name"]
         self.encoder = WordEncoder(self.metadata["encoding"], int(self.metadata["max_len"]))  # type: ignore[arg-type]
@@ -123,7 +57,7 @@ class OnnxHash(HashFunction):
         except Exception as err:  # onnxruntime's own types (Fail, InvalidGraph, ...)
             raise ArtifactError(f"{self.path} is damaged: onnxruntime refuses it ({err})") from None
         self._input = self._session.get_inputs()[0].name
-        #: The fast path (an :class:`agents.hash_network.FastScorer`), or ``None``.
+        #: The fast path (an :class:`agents.hashes.hash_network.FastScorer`), or ``None``.
         self.fast = self._fast_scorer(model) if fast else None
 
     def _fast_scorer(self, model: onnx.ModelProto) -> Any:
@@ -135,8 +69,8 @@ class OnnxHash(HashFunction):
         if kind is None:
             return None
         try:
-            from agents.hash_network import FastScorer, HashNetwork
-            from agents.quantized_hash import QuantizedHash
+            from agents.hashes.hash_network import FastScorer, HashNetwork
+            from agents.hashes.quantized_hash import QuantizedHash
         except ImportError:  # torch is an optional extra: onnxruntime it is
             return None
         parameters = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}

@@ -10,7 +10,7 @@ and artifacts to RLlib's new API stack; everything else is RLlib's own:
   step for all sub-envs of an env runner) instead of a Python loop over single envs;
 * :func:`train` -- ``algo.train()`` until enough env steps were sampled;
 * :class:`RLlibPolicyHash` -- the trained RLModule (``algo.get_module()``) over a
-  stateless env as a :class:`agents.policy_hash.PolicyHash`: same float64 argmax network,
+  stateless env as a :class:`agents.hashes.policy_hash.PolicyHash`: same float64 argmax network,
   same ONNX artifact, so it joins the leaderboard unchanged.
 
 Needs the ``[ray]`` extra. Ray itself is connected by :func:`hash_envs.distributed.connect`.
@@ -42,8 +42,8 @@ from ray.rllib.utils.metrics import (
 from ray.tune.registry import register_env
 from torch import nn
 
-from agents.hash_network import HashNetwork
-from agents.policy_hash import PolicyHash
+from agents.hashes.hash_network import HashNetwork
+from agents.hashes.policy_hash import PolicyHash
 from hash_envs.distributed import connect
 from hash_envs.encoding import WordEncoder
 

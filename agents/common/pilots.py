@@ -1,0 +1,328 @@
+"""The pilot table as a hash function: PTHash's hash-and-displace layout, stored compactly.
+
+A fixed seeded hash sends each word to one of ``n_buckets`` buckets through PtrHash's
+skewed bucket function; a bucket's *pilot* ``p`` sends each of its words ``w`` to slot
+``reduce(h(w) XOR mix(p), n_slots)``. :class:`PilotHash` is that function for a given
+table of pilots (with PTHash's remap of the slots past ``n_bins``); it is what
+:class:`agents.PilotQ` learns, and what its artifact (``.pilots``) stores. The mixing
+primitives live here, beside the function they define, because training and hashing
+must compute them identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+import zipfile
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+import xxhash
+
+from hash_envs.encoding import utf8
+from hash_envs.hashing import ArtifactError, HashFunction
+
+__all__ = [
+    "PilotHash",
+    "bucket_of",
+    "decode_monotone",
+    "decode_pilots",
+    "encode_monotone",
+    "encode_pilots",
+    "load_pilot_hash",
+    "pack_bits",
+    "reduce_slots",
+    "unpack_bits",
+    "word_hashes",
+]
+
+_MAGIC = b"PILOTS\x00\x02"  # format 2; format 1 was an .npz archive (issue 4)
+_FIELDS = struct.Struct("<8Q")  # n_bins, n_slots, n_buckets, seed, width, n_exceptions,
+#                                 value_bits, remap_low_bits
+_DIGEST = 32  # SHA-256 of everything before it
+_HEADER = len(_MAGIC) + _FIELDS.size + _DIGEST
+_UINT64 = np.uint64
+
+
+def word_hashes(words: Iterable[str], seed: int) -> np.ndarray:
+    """``(n, 2)`` uint64: the little-endian halves of each word's seeded XXH3-128 of its
+    UTF-8 bytes; column 0 picks the bucket, column 1 the slot."""
+    raw = b"".join(map(xxhash.xxh3_128_digest, map(utf8, words), repeat(seed)))
+    return np.frombuffer(raw, dtype="<u8").reshape(-1, 2).astype(_UINT64, copy=False)
+
+
+def bucket_of(h0: np.ndarray, n_buckets: int) -> np.ndarray:
+    """PtrHash's skewed bucket function: ``x = h0 / 2^64`` goes to bucket
+    ``floor(B * (x^2 (1 + x) / 2 * 255/256 + x/256))``, a cheap approximation of
+    PHOBIC's optimal ``x + (1 - x) ln(1 - x)``: low buckets get many words, high ones
+    few, so the large buckets are placed while the table is still empty."""
+    x = (np.asarray(h0, dtype=_UINT64) >> _UINT64(11)).astype(np.float64) * 2.0**-53
+    beta = x * x * (1.0 + x) * (255 / 512) + x * (1 / 256)
+    return np.minimum((beta * n_buckets).astype(np.int64), n_buckets - 1)
+
+
+def reduce_slots(h: np.ndarray, n_slots: int) -> np.ndarray:
+    """``h -> [0, n_slots)``: multiply by an odd constant (so that words whose hashes agree
+    in their high bits, which XOR with a common pilot mask keeps, still part), then
+    Lemire's multiply-shift reduction of the high 32 bits, without a division
+    (``n_slots < 2^32``)."""
+    scrambled = (np.asarray(h, dtype=_UINT64) * _UINT64(0x9E3779B97F4A7C15)) >> _UINT64(32)
+    return ((scrambled * _UINT64(n_slots)) >> _UINT64(32)).astype(np.int64)
+
+
+def mix(pilots: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser of each pilot: pilots 0, 1, 2... become unrelated 64-bit
+    masks, so consecutive pilots send a word to unrelated slots."""
+    z = np.asarray(pilots, dtype=_UINT64) + _UINT64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> _UINT64(30))) * _UINT64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _UINT64(27))) * _UINT64(0x94D049BB133111EB)
+    return z ^ (z >> _UINT64(31))
+
+
+class PilotHash(HashFunction):
+    """The learned hash: ``slot(w) = reduce(h1(w) XOR mix(pilot[bucket(h0(w))]), n_slots)``,
+    and ``bin(w) = slot`` below ``n_bins``, ``remap[slot - n_bins]`` above.
+
+    ``size_bytes`` is the length of :meth:`to_bytes`, the whole stored artifact: header,
+    checksum, the pilots as :func:`encode_pilots` stores them (most in a few bits each,
+    the rare large ones as exceptions) and the remap as :func:`encode_monotone` stores
+    it. :meth:`bits_per_key` reports that, the plain fixed width (every pilot at the
+    largest one's width) and the pilots' empirical entropy (what an entropy coder could
+    approach, without constant-time random access).
+    """
+
+    name = "pilot-q"
+
+    def __init__(
+        self,
+        pilots: np.ndarray,
+        n_bins: int,
+        seed: int,
+        n_slots: int | None = None,
+        remap: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(n_bins)
+        pilots = np.asarray(pilots)
+        if pilots.ndim != 1 or pilots.size == 0 or pilots.dtype.kind not in "iu":
+            raise ValueError("pilots must be a non-empty 1-D integer array")
+        if pilots.dtype.kind == "i" and (pilots < 0).any():
+            raise ValueError("pilots must be >= 0")
+        self.n_slots = self.n_bins if n_slots is None else int(n_slots)
+        if not self.n_bins <= self.n_slots < 2**32:
+            raise ValueError(f"n_slots must be in [n_bins, 2^32), got {self.n_slots}")
+        remap = np.zeros(0, np.int64) if remap is None else np.asarray(remap, dtype=np.int64)
+        if remap.shape != (self.n_slots - self.n_bins,):
+            raise ValueError(f"remap must hold n_slots - n_bins = {self.n_slots - self.n_bins}")
+        if remap.size and (
+            remap.min() < 0 or remap.max() >= self.n_bins or (np.diff(remap) < 0).any()
+        ):
+            raise ValueError("remap must be non-decreasing bins below n_bins")
+        self.pilots = pilots.astype(_UINT64)
+        self.remap = remap
+        self.seed = int(seed)
+        self._masks = mix(self.pilots)
+
+    @property
+    def n_buckets(self) -> int:
+        return int(self.pilots.size)
+
+    @property
+    def pilot_bits(self) -> int:
+        """Width of one stored pilot: the bit length of the largest."""
+        return max(1, int(self.pilots.max()).bit_length())
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.to_bytes())
+
+    def bits_per_key(self, n_keys: int | None = None) -> dict[str, float]:
+        """Bits per key: ``stored`` (``size_bytes``), ``pilots`` and ``remap`` (their
+        shares of it), ``fixed_width`` (every pilot at the largest one's width, plus the
+        rest) and ``entropy`` (the pilots' empirical entropy)."""
+        n_keys = self.n_bins if n_keys is None else n_keys
+        _, counts = np.unique(self.pilots, return_counts=True)
+        p = counts / counts.sum()
+        entropy = float(-(p * np.log2(p)).sum()) * self.n_buckets
+        pilots = sum(a.nbytes for a in encode_pilots(self.pilots)[1])
+        remap = sum(a.nbytes for a in encode_monotone(self.remap, self.n_bins)[1])
+        fixed = math.ceil(self.n_buckets * self.pilot_bits / 8) + remap + _HEADER
+        return {
+            "stored": 8 * self.size_bytes / n_keys,
+            "pilots": 8 * pilots / n_keys,
+            "remap": 8 * remap / n_keys,
+            "fixed_width": 8 * fixed / n_keys,
+            "entropy": entropy / n_keys,
+        }
+
+    def slots(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        """Slots in ``[0, n_slots)`` before the remap (the learning env's bins)."""
+        h = word_hashes(words, self.seed)
+        masks = self._masks[bucket_of(h[:, 0], self.n_buckets)]
+        return reduce_slots(h[:, 1] ^ masks, self.n_slots)
+
+    def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        bins = self.slots(words)
+        if self.remap.size:
+            high = bins >= self.n_bins
+            bins[high] = self.remap[bins[high] - self.n_bins]
+        return bins
+
+    def to_bytes(self) -> bytes:
+        """The artifact: magic, header, SHA-256, encoded pilots, encoded remap."""
+        (width, n_exceptions, value_bits), pilot_arrays = encode_pilots(self.pilots)
+        low_bits, remap_arrays = encode_monotone(self.remap, self.n_bins)
+        fields = (self.n_bins, self.n_slots, self.n_buckets, self.seed, width, n_exceptions)
+        head = _MAGIC + _FIELDS.pack(*fields, value_bits, low_bits)
+        body = b"".join(a.tobytes() for a in (*pilot_arrays, *remap_arrays))
+        return head + hashlib.sha256(head + body).digest() + body
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_bytes` to ``path``; use the suffix ``.pilots`` so that the
+        leaderboard loads it."""
+        path = Path(path)
+        path.write_bytes(self.to_bytes())
+        return path
+
+
+def pack_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` as consecutive ``width``-bit little-endian fields, in bytes."""
+    shifts = np.arange(width, dtype=_UINT64)
+    bits = ((np.asarray(values, dtype=_UINT64)[:, None] >> shifts) & _UINT64(1)).astype(np.uint8)
+    return np.packbits(bits.ravel(), bitorder="little")
+
+
+def unpack_bits(packed: np.ndarray, width: int, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_bits`."""
+    bits = np.unpackbits(packed, count=count * width, bitorder="little").reshape(count, width)
+    return (bits.astype(_UINT64) << np.arange(width, dtype=_UINT64)).sum(axis=1, dtype=_UINT64)
+
+
+def _index_bits(n_buckets: int) -> int:
+    return max(1, (n_buckets - 1).bit_length())
+
+
+def encode_pilots(pilots: np.ndarray) -> tuple[tuple[int, int, int], tuple[np.ndarray, ...]]:
+    """Pilots as stored: ``((width, n_exceptions, value_bits), (packed, exception_buckets,
+    exception_pilots))``. Every bucket's pilot takes ``width`` bits, where the all-ones
+    value means "look it up among the exceptions": the buckets (sorted, ``index_bits``
+    each) whose pilot does not fit, and their pilots (``value_bits`` each). ``width``
+    minimises the total; a lookup stays constant time plus a binary search among the
+    exceptions. Most pilots are small, the last buckets' are not."""
+    pilots = np.asarray(pilots, dtype=_UINT64)
+    value_bits = max(1, int(pilots.max()).bit_length())
+    index_bits = _index_bits(pilots.size)
+    ordered = np.sort(pilots)
+
+    def cost(width: int) -> int:
+        escapes = pilots.size - np.searchsorted(ordered, _UINT64((1 << width) - 1))
+        return pilots.size * width + int(escapes) * (index_bits + value_bits)
+
+    width = min(range(1, value_bits + 2), key=cost)
+    escape = _UINT64((1 << width) - 1)
+    exceptions = np.flatnonzero(pilots >= escape)
+    arrays = (
+        pack_bits(np.minimum(pilots, escape), width),
+        pack_bits(exceptions, index_bits),
+        pack_bits(pilots[exceptions], value_bits),
+    )
+    return (width, int(exceptions.size), value_bits), arrays
+
+
+def _pilot_sizes(n_buckets: int, width: int, n_exceptions: int, value_bits: int) -> list[int]:
+    counts = (n_buckets * width, n_exceptions * _index_bits(n_buckets), n_exceptions * value_bits)
+    return [(c + 7) // 8 for c in counts]
+
+
+def decode_pilots(
+    n_buckets: int, width: int, n_exceptions: int, value_bits: int, arrays: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Inverse of :func:`encode_pilots`."""
+    packed, exception_buckets, exception_pilots = arrays
+    pilots = unpack_bits(packed, width, n_buckets)
+    buckets = unpack_bits(exception_buckets, _index_bits(n_buckets), n_exceptions)
+    pilots[buckets.astype(np.int64)] = unpack_bits(exception_pilots, value_bits, n_exceptions)
+    return pilots
+
+
+def encode_monotone(values: np.ndarray, universe: int) -> tuple[int, tuple[np.ndarray, ...]]:
+    """Elias-Fano code of a non-decreasing sequence of ``m`` values below ``universe``:
+    ``(low_bits, (low, high))``, the ``low_bits = floor(log2(universe / m))`` low bits of
+    each value packed, and the high parts as a unary bit vector of ``m + (universe >>
+    low_bits) + 1`` bits; about ``2 + log2(universe / m)`` bits per value."""
+    values = np.asarray(values, dtype=np.int64)
+    m = values.size
+    if m == 0:
+        return 0, (np.zeros(0, np.uint8), np.zeros(0, np.uint8))
+    low_bits = max(0, int(math.floor(math.log2(universe / m))))
+    upper = np.zeros(m + (universe >> low_bits) + 1, np.uint8)
+    upper[(values >> low_bits) + np.arange(m)] = 1
+    low = pack_bits(values & ((1 << low_bits) - 1), low_bits) if low_bits else np.zeros(0, np.uint8)
+    return low_bits, (low, np.packbits(upper, bitorder="little"))
+
+
+def _monotone_sizes(m: int, universe: int, low_bits: int) -> list[int]:
+    if m == 0:
+        return [0, 0]
+    return [(m * low_bits + 7) // 8, (m + (universe >> low_bits) + 1 + 7) // 8]
+
+
+def decode_monotone(m: int, low_bits: int, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Inverse of :func:`encode_monotone` (the ``m`` values, as int64)."""
+    if m == 0:
+        return np.zeros(0, np.int64)
+    low, upper = arrays
+    high = np.flatnonzero(np.unpackbits(upper, bitorder="little"))[:m] - np.arange(m)
+    values = high.astype(np.int64) << low_bits
+    if low_bits:
+        values |= unpack_bits(low, low_bits, m).astype(np.int64)
+    return values
+
+
+def _npz_format(path: Path) -> str:
+    """The ``format`` entry of an ``.npz`` archive ("" if none), as format 1 wrote it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["format"]) if "format" in data.files else ""
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return ""
+
+
+def load_pilot_hash(path: str | Path) -> PilotHash:
+    """Read a :meth:`PilotHash.save` file; a damaged, foreign or format-1 file raises
+    :class:`~hash_envs.hashing.ArtifactError` (a ``ValueError``)."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as err:
+        raise ArtifactError(f"{path} is not a pilot-hash file: {err}") from None
+    if not blob.startswith(_MAGIC):
+        if blob.startswith(b"PK") and _npz_format(path) == "hash-envs/pilot-hash/1":
+            raise ArtifactError(
+                f"{path} is a format-1 pilot-hash file (uniform buckets, modulo reduction, "
+                "no remap); this version reads format 2 only: retrain it"
+            )
+        raise ArtifactError(f"{path} is not a pilot-hash file (format 2 expected)")
+    if len(blob) < _HEADER:
+        raise ArtifactError(f"{path} is damaged: shorter than its header")
+    head, digest, body = (
+        blob[: _HEADER - _DIGEST],
+        blob[_HEADER - _DIGEST : _HEADER],
+        blob[_HEADER:],
+    )
+    if hashlib.sha256(head + body).digest() != digest:
+        raise ArtifactError(f"{path} is damaged: its checksum does not match its contents")
+    n_bins, n_slots, n_buckets, seed, width, n_exc, value_bits, low_bits = _FIELDS.unpack(
+        head[len(_MAGIC) :]
+    )
+    sizes = _pilot_sizes(n_buckets, width, n_exc, value_bits)
+    sizes += _monotone_sizes(n_slots - n_bins, n_bins, low_bits)
+    if sum(sizes) != len(body):
+        raise ArtifactError(f"{path} is damaged: {len(body)} bytes of data, {sum(sizes)} expected")
+    raw = np.frombuffer(body, np.uint8)
+    arrays = np.split(raw, np.cumsum(sizes)[:-1])
+    pilots = decode_pilots(n_buckets, width, n_exc, value_bits, arrays[:3])
+    remap = decode_monotone(n_slots - n_bins, low_bits, arrays[3:])
+    return PilotHash(pilots, n_bins, seed, n_slots=n_slots, remap=remap)
