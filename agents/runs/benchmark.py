@@ -42,18 +42,68 @@ _DISCRETE_ONLY = ("dqn", "qrdqn", "sac")
 _CURVE_POINTS = 100
 
 
-def hyperparameters(agent: str, task: Task, backend: str = "sb3") -> dict[str, Any]:
+#: The keys of one entry of a hyperparameter file (``default`` or a task id's).
+SETTING_KEYS = ("n_timesteps", "n_envs", "kwargs", "tuning")
+
+
+def _check_table(table: Any, source: str) -> None:
+    """Refuse a hyperparameter table with an unknown key, naming the file and the valid keys."""
+    if not isinstance(table, dict) or not isinstance(table.get("default"), dict):
+        raise ValueError(f"{source}: a hyperparameter file is a JSON object with a 'default' entry")
+    from hash_envs.tasks import TASKS
+
+    task_ids = set(TASKS)
+    for name, entry in table.items():
+        if name.startswith("_"):
+            continue  # comments
+        if name != "default" and name not in task_ids:
+            raise ValueError(
+                f"{source}: unknown entry {name!r}; entries are 'default' and task ids such "
+                "as 'hash_envs/Memorize1k-v0' (hash-envs envs lists them)"
+            )
+        unknown = sorted(set(entry) - set(SETTING_KEYS))
+        if unknown:
+            raise ValueError(
+                f"{source}: {name!r} has unknown key(s) {unknown}; valid keys: "
+                f"{', '.join(SETTING_KEYS)}"
+            )
+        for key, least in (("n_timesteps", 0), ("n_envs", 1)):  # 0 steps: an untrained agent
+            if key in entry and (not isinstance(entry[key], int) or entry[key] < least):
+                raise ValueError(f"{source}: {name!r}: {key} must be an integer >= {least}")
+
+
+def load_hyperparameters(agent: str, backend: str = "sb3", path: Path | None = None) -> dict:
+    """The hyperparameter table of ``agent`` (``agents/hyperparams/<agent>.json``, RLlib
+    agents ``rllib-<agent>.json``), or the file ``path``; checked (:func:`_check_table`)."""
+    name = agent if backend == "sb3" else f"{backend}-{agent}"
+    if path is None:
+        source = f"agents/hyperparams/{name}.json"
+        text = resources.files("agents").joinpath("hyperparams", f"{name}.json").read_text()
+    else:
+        source, text = str(path), Path(path).read_text()
+    try:
+        table = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{source} is not valid JSON ({err})") from None
+    _check_table(table, source)
+    return table
+
+
+def hyperparameters(
+    agent: str, task: Task, backend: str = "sb3", path: Path | None = None
+) -> dict[str, Any]:
     """The agent's settings for ``task``: its file's ``default`` updated by the task's entry.
 
-    Keys: ``n_timesteps`` (env steps), ``n_envs`` (parallel envs) and ``kwargs`` (the
-    algorithm's keyword arguments). RLlib agents read ``rllib-<agent>.json``.
+    Keys: ``n_timesteps`` (env steps: the published budget), ``n_envs`` (parallel envs),
+    ``kwargs`` (the algorithm's keyword arguments) and, where a tuning run produced them,
+    ``tuning`` (its command, trials, seeds and wall time). ``path`` replaces the
+    package's file (e.g. one written by ``hash-envs tune``).
     """
-    name = agent if backend == "sb3" else f"{backend}-{agent}"
-    text = resources.files("agents").joinpath("hyperparams", f"{name}.json").read_text()
-    table = json.loads(text)
+    table = load_hyperparameters(agent, backend, path)
     merged = {"n_envs": 1, "kwargs": {}, **table["default"]}
     for key, value in table.get(task.env_id, {}).items():
         merged[key] = {**merged["kwargs"], **value} if key == "kwargs" else value
+    merged.pop("tuning", None)  # provenance, not a setting: it does not change a run
     return merged
 
 
@@ -116,6 +166,18 @@ class Run:
 # -- training ---------------------------------------------------------------------------------
 
 
+@dataclass
+class _Progress:
+    """What a trainer records: the training episodes' collisions (``curve``) and the
+    argmax policy's normalised score at the run's fixed points (``score_curve``), scored
+    by ``score``."""
+
+    score: Callable[[Any], float]
+    points: list[int]
+    curve: list[tuple[int, float]]
+    score_curve: list[tuple[int, float]]
+
+
 class _Budget:
     """Wall-time budget of one run, shared by the learners' stop checks."""
 
@@ -131,13 +193,19 @@ class _Budget:
         return self.seconds is not None and self.elapsed >= self.seconds
 
 
-def train_sb3(run: Run, log: EpisodeLog | None = None, tensorboard: str | None = None) -> Any:
+def train_sb3(
+    run: Run,
+    log: EpisodeLog | None = None,
+    tensorboard: str | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Any:
     """Train ``run.agent`` (an SB3 algorithm) on ``run.task`` with ``run.settings``.
 
     The suite's one SB3 trainer, shared by ``hash-envs benchmark`` and the paper
     experiments: the native vector env of the task, ``MultiInputPolicy`` for table-aware
     observations, and ``log`` (an :class:`agents.algorithms.callbacks.EpisodeLog`; by default one
-    with the run's time budget) recording every episode. Returns the trained model.
+    with the run's time budget) recording every episode, then ``callbacks``. Returns the
+    trained model.
     """
     from gymnasium import spaces
 
@@ -154,22 +222,31 @@ def train_sb3(run: Run, log: EpisodeLog | None = None, tensorboard: str | None =
     model = _algorithm(run.agent)(
         policy, venv, seed=run.seed, tensorboard_log=tensorboard, **run.settings["kwargs"]
     )
-    model.learn(run.settings["n_timesteps"], callback=log, tb_log_name=run.label.replace("/", "_"))
+    model.learn(
+        run.settings["n_timesteps"],
+        callback=[log, *callbacks],
+        tb_log_name=run.label.replace("/", "_"),
+    )
     venv.close()
     return model
 
 
-def _train_sb3(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+def _train_sb3(run: Run, budget: _Budget, progress: _Progress, tensorboard: str | None) -> Any:
     from agents.algorithms.callbacks import EpisodeLog
+    from agents.runs.curves import ScoreCurve
 
     remaining = None if budget.seconds is None else max(budget.seconds - budget.elapsed, 0.0)
     log = EpisodeLog(run.settings["n_envs"], time_budget_s=remaining)
-    model = train_sb3(run, log, tensorboard)
-    curve.extend(log.curve())
+    scores = ScoreCurve(progress.points, progress.score)
+    model = train_sb3(run, log, tensorboard, callbacks=[scores])
+    progress.curve.extend(log.curve())
+    progress.score_curve.extend(scores.curve)
     return model, model.num_timesteps
 
 
-def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+def _train_episode_pg(
+    run: Run, budget: _Budget, progress: _Progress, tensorboard: str | None
+) -> Any:
     from agents.algorithms.episode_pg import EpisodePG
 
     agent = EpisodePG(
@@ -180,9 +257,13 @@ def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str |
         **run.settings["kwargs"],
     )
     steps_per_update = agent.episodes_per_update * run.task.n_words
+    points = list(progress.points)
 
     def record(stats: Any) -> bool:
-        curve.append((stats.episodes * run.task.n_words, float(stats.mean_collisions)))
+        steps = stats.episodes * run.task.n_words
+        progress.curve.append((steps, float(stats.mean_collisions)))
+        while points and steps >= points[0]:
+            progress.score_curve.append((points.pop(0), progress.score(agent.policy)))
         return not budget.exhausted
 
     agent.learn(
@@ -193,7 +274,7 @@ def _train_episode_pg(run: Run, budget: _Budget, curve: list, tensorboard: str |
     return agent.policy, agent.num_episodes * run.task.n_words
 
 
-def _train_pilot_q(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+def _train_pilot_q(run: Run, budget: _Budget, progress: _Progress, tensorboard: str | None) -> Any:
     from agents.algorithms.pilot_q import PilotQ
 
     pool = run.task.make(run.corpus).unwrapped.pool
@@ -203,17 +284,18 @@ def _train_pilot_q(run: Run, budget: _Budget, curve: list, tensorboard: str | No
         max_episodes=max(run.settings["n_timesteps"] // run.task.n_words, 1),
         time_budget_s=remaining,
     )
-    curve.extend((s.episode * run.task.n_words, float(s.collisions)) for s in agent.history)
+    n = run.task.n_words
+    progress.curve.extend((s.episode * n, float(s.collisions)) for s in agent.history)
     return hash_fn, agent.episodes * run.task.n_words
 
 
-def _train_random(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+def _train_random(run: Run, budget: _Budget, progress: _Progress, tensorboard: str | None) -> Any:
     from hash_envs.evaluation import uniform_random_policy
 
     return uniform_random_policy(run.task, seed=run.seed), 0
 
 
-def _train_rllib(run: Run, budget: _Budget, curve: list, tensorboard: str | None) -> Any:
+def _train_rllib(run: Run, budget: _Budget, progress: _Progress, tensorboard: str | None) -> Any:
     import tempfile
 
     from agents.runs.rllib import RLlibPolicyHash, build_config, env_spaces, train
@@ -240,7 +322,9 @@ def _train_rllib(run: Run, budget: _Budget, curve: list, tensorboard: str | None
     n = run.task.n_words
     for line in lines:  # first_come return = 10 * (n - 2 * collisions)
         if line["episode_return_mean"] is not None:
-            curve.append((line["env_steps_sampled"], (10 * n - line["episode_return_mean"]) / 20))
+            progress.curve.append(
+                (line["env_steps_sampled"], (10 * n - line["episode_return_mean"]) / 20)
+            )
     return hash_fn, lines[-1]["env_steps_sampled"] if lines else 0
 
 
@@ -276,13 +360,24 @@ def _downsample(curve: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
 
 def run_one(run: Run, references: Mapping[str, Any], tensorboard: str | None) -> dict[str, Any]:
     """Train and score one (agent, task, seed); the record written to its JSON file."""
+    from agents.runs.curves import curve_points
     from hash_envs.evaluation import evaluate_agent
 
+    curve_s = 0.0
+
+    def score(trained: Any) -> float:
+        nonlocal curve_s
+        t0 = time.perf_counter()
+        scored = _as_scored_agent(trained, run)
+        value = evaluate_agent(scored, run.task, run.corpus, references=references)
+        curve_s += time.perf_counter() - t0
+        return float(value["normalized_score"])
+
     budget = _Budget(run.time_budget_s)
-    curve: list[tuple[int, float]] = []
+    progress = _Progress(score, curve_points(run.settings["n_timesteps"]), [], [])
     trainer = _train_rllib if run.backend == "rllib" else _TRAINERS[run.agent]
-    trained, steps = trainer(run, budget, curve, tensorboard)
-    train_s = budget.elapsed
+    trained, steps = trainer(run, budget, progress, tensorboard)
+    train_s = budget.elapsed - curve_s  # learning alone: the curve's scoring is not training
     evaluation = evaluate_agent(
         _as_scored_agent(trained, run), run.task, run.corpus, references=references
     )
@@ -292,12 +387,15 @@ def run_one(run: Run, references: Mapping[str, Any], tensorboard: str | None) ->
         "steps": int(steps),
         "step_budget": int(run.settings["n_timesteps"]),
         "train_s": train_s,
+        "curve_s": curve_s,
+        "steps_per_s": steps / train_s if train_s > 0 else None,
         "wall_s": budget.elapsed,
         "budget_hit": bool(budget.exhausted),
         "score": evaluation["score"],
         "normalized_score": evaluation["normalized_score"],
         "evaluation": {k: v for k, v in evaluation.items() if k != "references"},
-        "curve": _downsample(curve),
+        "curve": _downsample(progress.curve),
+        "score_curve": [*progress.score_curve, (int(steps), evaluation["normalized_score"])],
     }
 
 
@@ -329,6 +427,11 @@ def iqm_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, fl
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def _median_rate(records: Sequence[Mapping[str, Any]]) -> float | None:
+    rates = [r["steps_per_s"] for r in records if r.get("steps_per_s")]
+    return float(np.median(rates)) if rates else None
+
+
 def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per (agent, task): IQM and CI of the normalised score and collisions."""
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
@@ -348,6 +451,8 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "normalized_ci": [low, high],
                 "collisions_iqm": iqm([r["score"] for r in recs]),
                 "wall_s_median": float(np.median([r["wall_s"] for r in recs])),
+                "train_s_median": float(np.median([r.get("train_s", r["wall_s"]) for r in recs])),
+                "steps_per_s_median": _median_rate(recs),
                 "steps_median": float(np.median([r["steps"] for r in recs])),
                 "budget_hit": sum(r["budget_hit"] for r in recs),
             }
@@ -369,55 +474,29 @@ def to_markdown(result: Mapping[str, Any]) -> str:
     lines += [
         "",
         "| task | agent | seeds | normalised score, IQM [95% CI] | collisions (IQM) | "
-        "wall s (median) | env steps (median) |",
-        "|---|---|---|---|---|---|---|",
+        "train s (median) | env steps (median) | steps/s (median) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in result["aggregates"]:
         agent = row["agent"] if row["backend"] == "sb3" else f"{row['agent']} ({row['backend']})"
         low, high = row["normalized_ci"]
         cut = f", {row['budget_hit']} hit the time budget" if row["budget_hit"] else ""
+        rate = f"{row['steps_per_s_median']:,.0f}" if row.get("steps_per_s_median") else "-"
         lines.append(
             f"| `{row['task']}` | {agent} | {row['seeds']}{cut} | "
             f"{row['normalized_iqm']:.3f} [{low:.3f}, {high:.3f}] | "
-            f"{row['collisions_iqm']:,.1f} | {row['wall_s_median']:.1f} | "
-            f"{row['steps_median']:,.0f} |"
+            f"{row['collisions_iqm']:,.1f} | {row.get('train_s_median', 0.0):.1f} | "
+            f"{row['steps_median']:,.0f} | {rate} |"
         )
     for skip in result["skipped"]:
-        lines.append(f"| `{skip['task']}` | {skip['agent']} | - | n/a: {skip['reason']} | | | |")
+        lines.append(f"| `{skip['task']}` | {skip['agent']} | - | n/a: {skip['reason']} | | | | |")
+    total_s = sum(r["wall_s"] for r in result["runs"])
+    lines += [
+        "",
+        f"{len(result['runs'])} runs, {total_s / 3600:.2f} h in all (training, the learning "
+        "curves' scoring and the final evaluation).",
+    ]
     return "\n".join(lines)
-
-
-def plot_curves(result: Mapping[str, Any], out: Path) -> list[Path]:
-    """One PNG per task: training-episode collisions against env steps, mean over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    by_task: dict[str, dict[str, list[list[tuple[int, float]]]]] = {}
-    for rec in result["runs"]:
-        if rec["curve"]:
-            by_task.setdefault(rec["task"], {}).setdefault(rec["agent"], []).append(rec["curve"])
-    (out / "curves").mkdir(parents=True, exist_ok=True)
-    for task, agents in by_task.items():
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        for agent, curves in sorted(agents.items()):
-            grid = np.linspace(0, max(c[-1][0] for c in curves), 50)
-            ys = [np.interp(grid, [p[0] for p in c], [p[1] for p in c]) for c in curves]
-            ax.plot(grid, np.mean(ys, axis=0), label=f"{agent} ({len(curves)} seeds)")
-        refs = result["references"][task]
-        ax.axhline(refs["random_hash"], color="grey", ls="--", lw=1, label="random hash")
-        ax.set_xscale("symlog", linthresh=1e3)  # SB3 runs end where PilotQ's begin
-        ax.set_xlim(left=0)
-        ax.set(title=task, xlabel="env steps", ylabel="collisions per training episode")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "curves" / f"{task.split('/')[1]}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-    return paths
 
 
 def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
@@ -430,7 +509,7 @@ def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
     paths["json"].write_text(json.dumps(result, indent=1))
     columns = [
         "backend", "agent", "task", "seed", "corpus", "steps", "step_budget", "train_s",
-        "wall_s", "budget_hit", "score", "normalized_score",
+        "curve_s", "steps_per_s", "wall_s", "budget_hit", "score", "normalized_score",
     ]  # fmt: skip
     with paths["csv"].open("w", newline="") as f:
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
@@ -439,7 +518,9 @@ def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
     paths["md"].write_text(
         f"Produced by `{result['command']}` ({result['machine']}).\n\n{to_markdown(result)}\n"
     )
-    for i, png in enumerate(plot_curves(result, out)):
+    from agents.runs.curves import plot_score_curves
+
+    for i, png in enumerate(plot_score_curves(result, out)):
         paths[f"curve{i}"] = png
     return paths
 
@@ -453,6 +534,8 @@ def run_benchmark(
     seeds: int,
     out: Path,
     *,
+    first_seed: int = 0,
+    hyperparams: Path | None = None,
     corpus: str | None = None,
     steps: int | None = None,
     time_budget_s: float | None = None,
@@ -461,7 +544,13 @@ def run_benchmark(
     progress: bool = True,
     command: str = "",
 ) -> dict[str, Any]:
-    """Every (agent, task, seed) not already in ``out``; returns the collected result."""
+    """Every (agent, task, seed), seeds ``first_seed .. first_seed + seeds - 1``, not
+    already in ``out``; returns the collected result (with every run found in ``out`` for
+    these agents and tasks, so that seeds added later join the table).
+
+    ``steps`` replaces the published step budget (``n_timesteps`` of the agent's
+    hyperparameter file, or of the file ``hyperparams``); ``time_budget_s`` adds a
+    wall-time limit per run."""
     from tqdm.auto import tqdm
 
     from hash_envs.evaluation import reference_scores
@@ -473,6 +562,10 @@ def run_benchmark(
                              f"choose from {', '.join(known)}")  # fmt: skip
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if first_seed < 0:
+        raise ValueError(f"first_seed must be >= 0, got {first_seed}")
+    if hyperparams is not None and len(agents) != 1:
+        raise ValueError("a hyperparameter file (--hyperparams) is for one agent at a time")
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if time_budget_s is not None and time_budget_s <= 0:
@@ -485,11 +578,12 @@ def run_benchmark(
             if reason:
                 skipped.append({"agent": agent, "task": task.env_id, "reason": reason})
                 continue
-            settings = hyperparameters(agent, task, backend)
+            settings = hyperparameters(agent, task, backend, hyperparams)
             if steps is not None:
                 settings["n_timesteps"] = steps
             runs += [
-                Run(agent, task, s, settings, time_budget_s, corpus, backend) for s in range(seeds)
+                Run(agent, task, s, settings, time_budget_s, corpus, backend)
+                for s in range(first_seed, first_seed + seeds)
             ]
     references = {task.env_id: reference_scores(task, corpus) for task in tasks}
     tb = str(out / "tensorboard") if tensorboard else None
@@ -507,6 +601,7 @@ def run_benchmark(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
         records.append(record)
+    records += _earlier_seeds(runs, records, out)
     return {
         "command": command,
         "machine": f"{platform.machine()}, {platform.python_version()}",
@@ -515,6 +610,27 @@ def run_benchmark(
         "aggregates": aggregate(records),
         "skipped": skipped,
     }
+
+
+def _earlier_seeds(
+    runs: Sequence[Run], records: Sequence[Mapping[str, Any]], out: Path
+) -> list[dict[str, Any]]:
+    """Records already in ``out`` of the same (agent, task, settings) on other seeds."""
+    have = {(r["backend"], r["agent"], r["task"], r["seed"]) for r in records}
+    wanted = {}
+    for run in runs:
+        config = {k: v for k, v in run.config.items() if k != "seed"}
+        wanted[run.path(out).parent] = json.dumps(config, sort_keys=True)
+    found = []
+    for folder, config in wanted.items():
+        for path in sorted(folder.glob("seed*.json")):
+            record = json.loads(path.read_text())
+            key = (record["backend"], record["agent"], record["task"], record["seed"])
+            same = {k: record.get(k) for k in json.loads(config)}
+            if key not in have and json.dumps(same, sort_keys=True) == config:
+                found.append(record)
+                have.add(key)
+    return found
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
@@ -533,6 +649,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         tasks,
         args.seeds,
         out,
+        first_seed=args.first_seed,
+        hyperparams=None if args.hyperparams is None else Path(args.hyperparams),
         corpus=args.corpus,
         steps=args.steps,
         time_budget_s=args.time_budget,
@@ -562,9 +680,23 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "generalize, online, factored",
     )
     parser.add_argument("--max-words", type=int, help="drop tasks with more words per episode")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per (agent, task)")
-    parser.add_argument("--steps", type=int, help="env steps per run (default: the agent's file)")
-    parser.add_argument("--time-budget", type=float, help="wall seconds per run (training)")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="N seeds per (agent, task): S..S+N-1 (default 3)"
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="S, the first seed (default 0; add seeds later)"
+    )
+    parser.add_argument(
+        "--steps", type=int, help="env steps per run (default: the published budget, the "
+        "n_timesteps of agents/hyperparams/<agent>.json)"
+    )  # fmt: skip
+    parser.add_argument(
+        "--hyperparams", help="a hyperparameter file replacing the agent's (one agent only)"
+    )
+    parser.add_argument(
+        "--time-budget", type=float, help="optional wall seconds per run (training), on top of "
+        "the step budget"
+    )  # fmt: skip
     parser.add_argument("--corpus", help="replace the tasks' corpus, e.g. web2 (offline)")
     parser.add_argument("--backend", choices=("sb3", "rllib"), default="sb3")
     parser.add_argument("--out", default="results/benchmark", help="output directory")
