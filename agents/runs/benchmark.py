@@ -499,6 +499,50 @@ def to_markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _iqm_band(values: np.ndarray) -> tuple[float, float, float]:
+    low, high = iqm_ci(values)
+    return iqm(values), low, high
+
+
+def plot_score_curves(result: Mapping[str, Any], out: Path) -> list[Path]:
+    """One PNG per task: the IQM over seeds of each agent's normalised score against env
+    steps, with its 95% bootstrap band; 0 is a uniformly random hash, 1 the optimum."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_task: dict[str, dict[str, list[list[tuple[int, float]]]]] = {}
+    for rec in result["runs"]:
+        if rec.get("score_curve"):
+            by_task.setdefault(rec["task"], {}).setdefault(rec["agent"], []).append(
+                rec["score_curve"]
+            )
+    (out / "curves").mkdir(parents=True, exist_ok=True)
+    paths = []
+    for task, agents in sorted(by_task.items()):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for agent, curves in sorted(agents.items()):
+            steps = sorted({s for curve in curves for s, _ in curve})
+            rows = [dict(curve) for curve in curves]
+            band = [
+                _iqm_band(np.array([r[s] for r in rows if s in r], dtype=np.float64)) for s in steps
+            ]
+            mid, low, high = (np.array(col) for col in zip(*band, strict=True))
+            (line,) = ax.plot(steps, mid, marker=".", label=f"{agent} ({len(curves)} seeds)")
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, lw=0)
+        ax.axhline(0.0, color="grey", ls="--", lw=1, label="random hash")
+        ax.axhline(1.0, color="black", ls=":", lw=1, label="optimum")
+        ax.set(title=task, xlabel="env steps", ylabel="normalised score (argmax)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / "curves" / f"{task.split('/')[1]}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -518,8 +562,6 @@ def write_outputs(result: Mapping[str, Any], out: Path) -> dict[str, Path]:
     paths["md"].write_text(
         f"Produced by `{result['command']}` ({result['machine']}).\n\n{to_markdown(result)}\n"
     )
-    from agents.runs.curves import plot_score_curves
-
     for i, png in enumerate(plot_score_curves(result, out)):
         paths[f"curve{i}"] = png
     return paths

@@ -4,19 +4,18 @@
 Why not the training episodes' collisions: those are of the *sampling* policy, which an
 entropy bonus keeps spread, while the table ranks the deterministic argmax. Scoring the
 argmax at fixed points makes seeds comparable point by point, so a curve over seeds is an
-IQM with a bootstrap band (Agarwal et al., 2021), as the final table is.
+IQM with a bootstrap band (Agarwal et al., 2021), as the final table is
+(:func:`agents.runs.benchmark.plot_score_curves`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-__all__ = ["CURVE_FRACTIONS", "ScoreCurve", "curve_points", "plot_score_curves"]
+__all__ = ["CURVE_FRACTIONS", "ScoreCurve", "curve_points"]
 
 #: Where a run is scored, as fractions of its step budget (0: the untrained policy).
 CURVE_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -69,49 +68,3 @@ class ScoreCurve(BaseCallback):
 
     def _on_step(self) -> bool:
         return self._catch_up()
-
-
-def _iqm_band(values: np.ndarray) -> tuple[float, float, float]:
-    from agents.runs.benchmark import iqm, iqm_ci
-
-    low, high = iqm_ci(values)
-    return iqm(values), low, high
-
-
-def plot_score_curves(result: Mapping[str, Any], out: Path) -> list[Path]:
-    """One PNG per task: the IQM over seeds of each agent's normalised score against env
-    steps, with its 95% bootstrap band; 0 is a uniformly random hash, 1 the optimum."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    by_task: dict[str, dict[str, list[list[tuple[int, float]]]]] = {}
-    for rec in result["runs"]:
-        if rec.get("score_curve"):
-            by_task.setdefault(rec["task"], {}).setdefault(rec["agent"], []).append(
-                rec["score_curve"]
-            )
-    (out / "curves").mkdir(parents=True, exist_ok=True)
-    paths = []
-    for task, agents in sorted(by_task.items()):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        for agent, curves in sorted(agents.items()):
-            steps = sorted({s for curve in curves for s, _ in curve})
-            rows = [dict(curve) for curve in curves]
-            band = [
-                _iqm_band(np.array([r[s] for r in rows if s in r], dtype=np.float64)) for s in steps
-            ]
-            mid, low, high = (np.array(col) for col in zip(*band, strict=True))
-            (line,) = ax.plot(steps, mid, marker=".", label=f"{agent} ({len(curves)} seeds)")
-            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, lw=0)
-        ax.axhline(0.0, color="grey", ls="--", lw=1, label="random hash")
-        ax.axhline(1.0, color="black", ls=":", lw=1, label="optimum")
-        ax.set(title=task, xlabel="env steps", ylabel="normalised score (argmax)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "curves" / f"{task.split('/')[1]}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-    return paths
