@@ -459,6 +459,7 @@ def _compile(names: Sequence[str]) -> list[tuple[str, Any, Any]]:
 def _run_ops(ops: list[tuple[str, Any, Any]], h: np.ndarray, m: np.ndarray | None) -> None:
     """Apply ``ops`` to ``h`` in place (``m``: the chunks, copied before a ``mul_chunk``)."""
     owned = False
+    scratch = None
     for op, a, b in ops:
         if op == "xor_chunk":
             np.bitwise_xor(h, m, out=h)
@@ -467,11 +468,16 @@ def _run_ops(ops: list[tuple[str, Any, Any]], h: np.ndarray, m: np.ndarray | Non
         elif op == "mul":
             np.multiply(h, a, out=h)
         elif op == "xorshift":
-            np.bitwise_xor(h, h >> a, out=h)
+            if scratch is None:
+                scratch = np.empty_like(h)
+            np.right_shift(h, a, out=scratch)
+            np.bitwise_xor(h, scratch, out=h)
         elif op == "rotl":
-            high = h >> b
+            if scratch is None:
+                scratch = np.empty_like(h)
+            np.right_shift(h, b, out=scratch)
             np.left_shift(h, a, out=h)
-            np.bitwise_or(h, high, out=h)
+            np.bitwise_or(h, scratch, out=h)
         elif op == "mul_chunk":
             if owned:
                 np.multiply(m, a, out=m)
@@ -523,24 +529,35 @@ class EncodedWords:
         return h[self.inverse]
 
 
-_TAIL_SHIFT = np.array([8 * (8 - k) for k in range(9)], dtype=np.uint64)  # by bytes left
+#: ``_TAIL_MASKS[k]`` keeps the low ``k`` bytes of a chunk (``k`` = 0 .. 8).
+_TAIL_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
+def _unaligned(padded: np.ndarray) -> np.ndarray:
+    """A ``uint64`` view of ``padded`` starting at every byte (``padded`` has 8 spare
+    bytes at the end): ``view[i]`` is bytes ``i .. i + 7``, little-endian."""
+    return np.ndarray((padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
 
 
 def _load_chunks(padded: np.ndarray, offsets: np.ndarray, remaining: np.ndarray) -> np.ndarray:
     """8 little-endian bytes at each byte offset of ``padded`` (which has 8 spare bytes at
     the end), with the bytes past the word (``remaining`` < 8) cleared."""
-    unaligned = np.ndarray((padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
-    values = unaligned[offsets].astype(np.uint64, copy=False)
-    short = remaining < 8
-    if short.any():
-        shift = _TAIL_SHIFT[np.minimum(remaining, 8)]
-        np.left_shift(values, shift, out=values)
-        np.right_shift(values, shift, out=values)
+    return _masked(_unaligned(padded), offsets, remaining)
+
+
+def _masked(unaligned: np.ndarray, offsets: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+    values = unaligned[offsets].astype(np.uint64, copy=False)  # take() is slower unaligned
+    np.bitwise_and(values, _TAIL_MASKS.take(np.minimum(remaining, 8)), out=values)
     return values
 
 
 def _hash_values(program: Program, words: Sequence[str]) -> np.ndarray:
-    """``program``'s ``uint64`` values of fresh words (:meth:`ProgramHash.hash_many`)."""
+    """``program``'s ``uint64`` values of fresh words (:meth:`ProgramHash.hash_many`).
+
+    All words go through chunk 0 together; then the words longer than 8 bytes (``take``
+    of their offsets, a ``put`` of their states back), and so on: one numpy call per
+    instruction and chunk index, never one per word.
+    """
     data, starts, lengths = utf8_batch(words)
     n = lengths.size
     h = lengths.astype(np.uint64)
@@ -550,27 +567,33 @@ def _hash_values(program: Program, words: Sequence[str]) -> np.ndarray:
     padded = np.empty(data.size + 8, dtype=np.uint8)
     padded[: data.size] = data
     padded[data.size :] = 0
+    view = _unaligned(padded)
     body = _compile(program.body)
-    # chunk 0: every non-empty word; then the words still longer than 8 bytes, and so on
-    active = np.flatnonzero(lengths > 0) if not lengths.all() else None
-    offsets = starts if active is None else starts[active]
-    remaining = lengths if active is None else lengths[active]
-    while True:
-        chunk = _load_chunks(padded, offsets, remaining)
-        if active is None:
-            _run_ops(body, h, chunk)
-        else:
-            part = h[active]
-            _run_ops(body, part, chunk)
-            h[active] = part
-        keep = remaining > 8
-        if not keep.any():
-            break
-        active = np.flatnonzero(keep) if active is None else active[keep]
-        offsets = offsets[keep] + 8
-        remaining = remaining[keep] - 8
+    if lengths.all():  # chunk 0: every word (the empty word has no chunk)
+        _run_ops(body, h, _masked(view, starts, lengths))
+        active = np.flatnonzero(lengths > 8)
+    else:
+        active = np.flatnonzero(lengths)
+        active = _step(body, h, view, active, starts.take(active), lengths.take(active))
+    shift = 8
+    while active.size:  # chunk k: the words longer than 8 k bytes
+        offsets = starts.take(active) + shift
+        remaining = lengths.take(active) - shift
+        part = h.take(active)
+        _run_ops(body, part, _masked(view, offsets, remaining))
+        h.put(active, part)
+        active = active.compress(remaining > 8)
+        shift += 8
     _run_ops(_compile(program.finaliser), h, None)
     return h
+
+
+def _step(body, h, view, active, offsets, remaining) -> np.ndarray:
+    """One chunk for the words ``active``; returns those with more bytes left."""
+    part = h.take(active)
+    _run_ops(body, part, _masked(view, offsets, remaining))
+    h.put(active, part)
+    return active.compress(remaining > 8)
 
 
 class ProgramHash(HashFunction):
