@@ -1,10 +1,12 @@
 """hash-envs: Gymnasium environments and tools for research on learned hash functions.
 
 ``import hash_envs`` registers ``hash_envs/StatelessHash-v0`` and
-``hash_envs/TableAwareHash-v0`` (single and native vector entry points, any arguments)
-and the benchmark suite's task tiers (:data:`TASK_IDS`, fixed arguments; see
-:mod:`hash_envs.tasks`). :func:`evaluate_agent` scores an agent on a task with the
-suite's protocol.
+``hash_envs/TableAwareHash-v0`` (single and native vector entry points, any arguments),
+``hash_envs/HashProgram-v0`` (write a hash function as a program, see
+:mod:`hash_envs.program`; its best program is the contender ``rl-program``) and the
+benchmark suite's task tiers (:data:`TASK_IDS`, fixed arguments; see
+:mod:`hash_envs.tasks`). :func:`evaluate_agent` scores an agent on a task with the suite's
+protocol.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -30,6 +32,20 @@ for _env_id, _cls in zip(ENV_IDS, ("StatelessHash", "TableAwareHash"), strict=Tr
             vector_entry_point=f"hash_envs.envs.hash_table:{_cls}VectorEnv",
         )
 
+#: The program-writing environment (hash_envs.envs.hash_program; no vector entry point).
+PROGRAM_ENV_ID = "hash_envs/HashProgram-v0"
+if PROGRAM_ENV_ID not in registry:
+    register(id=PROGRAM_ENV_ID, entry_point="hash_envs.envs.hash_program:HashProgramEnv")
+
+
+def _rl_program(n_bins: int) -> HashFunction:
+    from hash_envs.program import rl_program
+
+    return rl_program(n_bins)
+
+
+register_hash_function("rl-program", _rl_program)
+
 register_tasks()
 TASK_IDS = tuple(TASKS)
 
@@ -39,6 +55,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)[0]
 
 __all__ = [
     "ENV_IDS",
+    "PROGRAM_ENV_ID",
     "TASK_IDS",
     "HashFunction",
     "__version__",

@@ -1,5 +1,6 @@
 """The hash-placement environments (registered with Gymnasium by ``import hash_envs``)."""
 
+from hash_envs.envs.hash_program import HashProgramEnv
 from hash_envs.envs.hash_table import (
     StatelessHashEnv,
     StatelessHashVectorEnv,
@@ -8,6 +9,7 @@ from hash_envs.envs.hash_table import (
 )
 
 __all__ = [
+    "HashProgramEnv",
     "StatelessHashEnv",
     "StatelessHashVectorEnv",
     "TableAwareHashEnv",
