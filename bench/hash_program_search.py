@@ -5,7 +5,8 @@ Random search, a steady-state evolutionary search and sb3-contrib's ``MaskablePP
 evaluations on the same env, for several seeds. Writes ``search.json`` (everything:
 curves, best programs, the 50 best distinct programs per run), ``search.md`` (the table)
 and ``search.png`` (best reward vs evaluations, mean over seeds, min-max band) to
-``--out``. Runs already in ``search.json`` are kept (resumable).
+``--out``, with each run's best program put through the full quality harness and the
+scorer's evaluations/s. Runs already in ``search.json`` are kept (resumable).
 
 ``--validate ALGO`` then puts that algorithm's best distinct programs, best env reward
 first, through the full quality harness (:mod:`baselines.quality`, 300,000 keys per bit)
@@ -42,9 +43,12 @@ CURVE_POINTS = 200
 
 
 def _curve_points(curve: np.ndarray) -> tuple[list[int], list[float]]:
-    """The curve at ``CURVE_POINTS`` evaluation counts (1-based), last point included."""
+    """The curve at about ``CURVE_POINTS`` log-spaced evaluation counts (1-based), every
+    count where the best improved, and the last."""
     n = curve.size
-    at = np.unique(np.linspace(1, n, min(CURVE_POINTS, n)).astype(int))
+    improved = np.flatnonzero(np.diff(curve) > 0) + 2  # counts at which the best rose
+    spaced = np.geomspace(1, n, min(CURVE_POINTS, n)).astype(int)
+    at = np.unique(np.concatenate([[1, n], spaced, improved]))
     return at.tolist(), curve[at - 1].tolist()
 
 
@@ -70,8 +74,8 @@ def table(runs: list[dict[str, Any]], evaluations: int) -> str:
         f"Best env reward after {evaluations:,} program evaluations (higher is better; 0 is "
         "the ceiling), mean ± sd over seeds:",
         "",
-        "| method | seeds | best reward | per seed | evaluations to reach -0.2 | distinct "
-        "programs | wall time / run | best program (seed of the best run) |",
+        "| method | seeds | best reward | per seed | evaluations to its best (per seed) | "
+        "distinct programs | wall time / run | best program passes the harness (per seed) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for algo in ALGOS:
@@ -80,18 +84,29 @@ def table(runs: list[dict[str, Any]], evaluations: int) -> str:
             continue
         best = np.array([r["best_reward"] for r in mine])
         reach = []
-        for r in mine:
-            hit = [a for a, b in zip(r["curve_at"], r["curve_best"], strict=True) if b >= -0.2]
-            reach.append(f"{hit[0]:,}" if hit else "never")
-        top = max(mine, key=lambda r: r["best_reward"])
-        program = Program(tuple(top["best_program"]))
+        for r in mine:  # the stored curve has every count where the best rose
+            hit = [
+                a
+                for a, b in zip(r["curve_at"], r["curve_best"], strict=True)
+                if b >= r["best_reward"]
+            ]
+            reach.append(f"{hit[0]:,}")
+        checks = ", ".join(r.get("best_quality", "?") for r in mine)
         sd = best.std(ddof=1) if best.size > 1 else 0.0
         lines.append(
             f"| {algo} | {len(mine)} | {best.mean():.3f} ± {sd:.3f} "
             f"| {', '.join(f'{b:.3f}' for b in best)} | {', '.join(reach)} "
             f"| {int(np.mean([r['distinct_programs'] for r in mine])):,} "
-            f"| {np.mean([r['seconds'] for r in mine]):.0f} s | `{program}` ({top['seed']}) |"
+            f"| {np.mean([r['seconds'] for r in mine]):.0f} s | {checks} |"
         )
+    lines += ["", "Best program of each run:", ""]
+    lines += [
+        f"* {r['algo']} seed {r['seed']} ({r['best_reward']:.4f}): "
+        f"`{Program(tuple(r['best_program']))}`"
+        for algo in ALGOS
+        for r in runs
+        if r["algo"] == algo
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -107,11 +122,18 @@ def plot(runs: list[dict[str, Any]], path: Path, evaluations: int) -> None:
         if not mine:
             continue
         grid = np.unique(np.concatenate([r["curve_at"] for r in mine]))
-        ys = np.array([np.interp(grid, r["curve_at"], r["curve_best"]) for r in mine])
-        ax.plot(grid, ys.mean(axis=0), label=f"{algo} ({len(mine)} seeds)")
-        ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), alpha=0.2)
+        # the best so far is a step function: hold each value until the next stored count
+        ys = np.array(
+            [
+                np.asarray(r["curve_best"])[np.searchsorted(r["curve_at"], grid, "right") - 1]
+                for r in mine
+            ]
+        )
+        ax.step(grid, ys.mean(axis=0), where="post", label=f"{algo} (mean of {len(mine)} seeds)")
+        ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), step="post", alpha=0.2)
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_yscale("symlog", linthresh=0.2)
+    ax.set_ylim(top=0)
     ax.set_xlabel("program evaluations")
     ax.set_ylabel("best reward so far")
     ax.set_title(f"HashProgram-v0: best program vs evaluations (budget {evaluations:,})")
@@ -120,6 +142,37 @@ def plot(runs: list[dict[str, Any]], path: Path, evaluations: int) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def harness(program: Program, words: list[str]) -> Any:
+    """The full quality harness (300,000 keys per input bit) on ``program``'s low 32 bits."""
+    from baselines import quality
+
+    contender = quality.hash_function_contender(
+        "candidate", lambda n_bins: ProgramHash(program, n_bins)
+    )
+    return quality.run_quality(contender, words, quality.QualityConfig())
+
+
+def throughput(env_kwargs: dict[str, Any], programs: int = 1000, seed: int = 0) -> float:
+    """Program evaluations per second of the env's scorer on distinct random programs
+    (no cache hits), one process."""
+    from hash_envs.envs.hash_program import HashProgramEnv
+    from hash_envs.program import random_program
+
+    env = HashProgramEnv(**env_kwargs)
+    rng = np.random.default_rng(seed)
+    todo = list(
+        {p.instructions: p for p in (random_program(rng, 16) for _ in range(programs))}.values()
+    )
+    warm = 20
+    env.scorer._cache.clear()  # the scorer is shared per corpus and sample: no cache hits
+    for p in todo[:warm]:  # first calls: numpy's allocations
+        env.scorer.score(p)
+    start = time.perf_counter()
+    for p in todo[warm:]:
+        env.scorer.score(p)
+    return (len(todo) - warm) / (time.perf_counter() - start)
 
 
 def validate(runs: list[dict[str, Any]], algo: str, limit: int, words: list[str]) -> dict[str, Any]:
@@ -134,14 +187,10 @@ def validate(runs: list[dict[str, Any]], algo: str, limit: int, words: list[str]
                 key = tuple(names)
                 candidates[key] = max(reward, candidates.get(key, -np.inf))
     ranked = sorted(candidates.items(), key=lambda kv: -kv[1])[:limit]
-    config = quality.QualityConfig()
     tried = []
     for rank, (names, reward) in enumerate(ranked):
         program = Program(names)
-        contender = quality.hash_function_contender(
-            "candidate", lambda n_bins, p=program: ProgramHash(p, n_bins)
-        )
-        report = quality.run_quality(contender, words, config)
+        report = harness(program, words)
         cells = {k: v.cell() for k, v in report.results.items()}
         entry = {"rank": rank, "reward": reward, "program": list(names), "passed": report.passed,
                  "tested": report.tested, "cells": cells}  # fmt: skip
@@ -187,9 +236,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             store.write_text(json.dumps(report, indent=2) + "\n")
     report["machine"] = {"cpus": os.cpu_count()}
+    words = list(corpus_lib.load(args.corpus))
+    for r in runs:
+        if "best_quality" not in r:
+            checked = harness(Program(tuple(r["best_program"])), words)
+            r["best_quality"] = f"{checked.passed}/{checked.tested}"
+            store.write_text(json.dumps(report, indent=2) + "\n")
+    report["evaluations_per_second"] = throughput(env_kwargs)
     md = table(runs, args.evaluations)
+    md += (
+        f"\nScorer throughput: {report['evaluations_per_second']:,.0f} program evaluations/s "
+        f"({env_kwargs['corpus']}, 10,000-word sample, distinct random programs, one process).\n"
+    )
     if args.validate:
-        words = list(corpus_lib.load(args.corpus))
         report["validation"] = validate(runs, args.validate, args.validate_limit, words)
         chosen = report["validation"]["chosen"]
         if chosen is None:
