@@ -224,8 +224,11 @@ def test_hash_many_is_call_and_independent_of_the_batch() -> None:
     assert ProgramHash(GOOD, 1024).hash_many(words).tolist() == [
         interpret(GOOD, w) % 1024 for w in words
     ]
+    assert h.hash_many(iter(words)).tolist() == bins.tolist()
     with pytest.raises(TypeError):
         h.hash_many(["ok", b"bytes"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        h(b"bytes")  # type: ignore[arg-type]
 
 
 def test_length_is_folded_in() -> None:
