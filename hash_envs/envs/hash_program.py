@@ -341,8 +341,8 @@ class HashProgramEnv(gym.Env[np.ndarray, np.int64]):
     words as the slice has bins, like the leaderboard's random-1000 track; collisions
     within ``z_tolerance`` = 2 standard deviations are free); ``z_k`` the same for the
     low 32 bits on 6,209 structured keys (small versions of the quality harness's sparse
-    and block-permutation keysets); ``a`` the excess
-    mean squared avalanche bias over an ideal hash's (the quality harness's bit-flip test
+    and block-permutation keysets); ``a`` the excess mean squared avalanche bias over an
+    ideal hash's (the quality harness's bit-flip test
     on ``avalanche_keys`` random 8-letter keys, all 64 output bits; 0 on average for an
     ideal hash); ``executed`` the mean instructions run per sample word. A program with
     random-level collisions and full avalanche scores about ``-latency_weight *
@@ -357,7 +357,8 @@ class HashProgramEnv(gym.Env[np.ndarray, np.int64]):
     ## Info
     The last step of a legal program: ``program`` (the instruction names),
     ``program_reward`` and ``reward_terms`` (per-slice collisions, expectations and
-    ``z``, ``avalanche_excess``, ``executed`` and the three weighted terms). An illegal
+    ``z``, ``keysets``, ``avalanche_excess``, ``executed`` and the four weighted terms,
+    whose sum is minus the reward). An illegal
     action: ``illegal`` (the instruction's name).
 
     ## Arguments
