@@ -1,7 +1,7 @@
 """Program search on ``hash_envs/HashProgram-v0``: an RL agent against two search baselines.
 
 Random search, a steady-state evolutionary search and sb3-contrib's ``MaskablePPO``
-(:func:`hash_envs.program.train_program`) each get the same number of program
+(:func:`hash_envs.program_search.train_program`) each get the same number of program
 evaluations on the same env, for several seeds. Writes ``search.json`` (everything:
 curves, best programs, the 50 best distinct programs per run), ``search.md`` (the table)
 and ``search.png`` (best reward vs evaluations, mean over seeds, min-max band) to
@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results  # noqa: E402
 
 from hash_envs import corpus as corpus_lib  # noqa: E402
-from hash_envs.program import Program, ProgramHash, train_program  # noqa: E402
+from hash_envs.program import Program, ProgramHash  # noqa: E402
+from hash_envs.program_search import train_program  # noqa: E402
 
 ALGOS = ("random", "evolution", "maskable-ppo")
 CURVE_POINTS = 200
@@ -158,7 +159,7 @@ def throughput(env_kwargs: dict[str, Any], programs: int = 1000, seed: int = 0) 
     """Program evaluations per second of the env's scorer on distinct random programs
     (no cache hits), one process."""
     from hash_envs.envs.hash_program import HashProgramEnv
-    from hash_envs.program import random_program
+    from hash_envs.program_search import random_program
 
     env = HashProgramEnv(**env_kwargs)
     rng = np.random.default_rng(seed)

@@ -200,8 +200,16 @@ def render_picture(env: gym.Env, path: Path) -> int:
     the steps taken."""
     base = env.unwrapped  # stepped directly: the checking wrappers triple the time
     env.reset(seed=RENDER_SEED)
-    steps = max(1, min(base.n_words // 2, RENDER_MAX_STEPS))
     rng = np.random.default_rng(RENDER_SEED)
+    if hasattr(base, "action_masks"):  # a masked env (HashProgram): one random legal episode
+        steps, terminated = 0, False
+        while not terminated:
+            _, _, terminated, _, _ = base.step(int(rng.choice(base.action_masks().nonzero()[0])))
+            steps += 1
+        frame = env.render()
+        matplotlib.image.imsave(path, np.asarray(frame, dtype=np.uint8))
+        return steps
+    steps = max(1, min(base.n_words // 2, RENDER_MAX_STEPS))
     space = env.action_space
     if isinstance(space, spaces.Discrete):
         actions: Iterable[Any] = rng.integers(space.n, size=steps).tolist()
@@ -223,6 +231,14 @@ def spec_rows(env_id: str, spec: Any, env: gym.Env | None, kwargs: dict[str, Any
                 if p.default is not inspect.Parameter.empty:
                     defaults[k] = p.default
     args = {**defaults, **kwargs}
+    if "n_bins" not in args:  # not a hash-table env (HashProgram): its spaces and entry point
+        rows = [("Entry point", f"`{spec.entry_point}`")]
+        if env is not None:
+            rows[:0] = [
+                ("Action space", f"`{show_space(env.action_space)}`"),
+                ("Observation space", f"`{show_space(env.observation_space)}`"),
+            ]
+        return ["| | |", "|---|---|", *(f"| {k} | {cell(v)} |" for k, v in rows)]
     n_bins = int(args["n_bins"])
     if env is not None:
         action, observation = show_space(env.action_space), show_space(env.observation_space)
@@ -280,11 +296,18 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
             )
         image = out / "img" / f"{name}.png"
         steps = render_picture(env, image)
+        legend = (
+            "one random legal program (seed {seed}, {steps:,} instructions), one cell per "
+            "instruction slot, coloured by kind"
+            if hasattr(env.unwrapped, "action_masks")
+            else "{steps:,} uniformly random steps (seed {seed}): one cell per bin, black = "
+            "empty, green = one word, yellow to red = more"
+        )
         picture = (
             f"![{env_id} after {steps:,} random steps](img/{name}.png)\n\n"
-            f'`render_mode="rgb_array"` after {steps:,} uniformly random steps (seed '
-            f"{RENDER_SEED}): one cell per bin, black = empty, green = one word, yellow to "
-            "red = more."
+            f'`render_mode="rgb_array"` after '
+            + legend.format(seed=RENDER_SEED, steps=steps)
+            + "."
         )
     lines = [f"# `{env_id}`", ""]
     class_intro, class_sections = sections(cls.__doc__ or "")
@@ -366,7 +389,12 @@ def env_index(ids: Iterable[str], ctx: Context) -> str:
     for env_id in ids:
         task = TASKS.get(env_id)
         spec = gym.spec(env_id)
-        if task is None:
+        if task is None and "n_bins" not in inspect.signature(entry_class(spec.entry_point)).parameters:
+            from hash_envs.program import INSTRUCTIONS
+
+            kind, sizes = "base environment (writes a hash program)", "programs, not bins"
+            action = f"`Discrete({len(INSTRUCTIONS)})`, masked"
+        elif task is None:
             kind, sizes = "base environment", "any (default 1,000 -> 1,000)"
             action = "`Discrete(n_bins)` or `MultiDiscrete([rows, cols])`"
         else:

@@ -27,11 +27,13 @@ from hash_envs.program import (
     Program,
     ProgramHash,
     check_program,
-    evolutionary_search,
     interpret,
     legal_actions,
     load_program,
     load_program_hash,
+)
+from hash_envs.program_search import (
+    evolutionary_search,
     random_program,
     random_search,
     train_program,

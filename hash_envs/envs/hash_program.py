@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from hash_envs import corpus as corpus_lib
+import hash_envs.corpus as corpus_lib
 from hash_envs.envs.pool import CorpusArg
 from hash_envs.metrics import collisions_sd, expected_collisions
 from hash_envs.program import (
