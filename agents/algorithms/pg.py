@@ -13,14 +13,11 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.policies import (
-    ActorCriticPolicy,
-    BasePolicy,
-    MultiInputActorCriticPolicy,
-)
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import obs_as_tensor
-from torch.nn import functional as F
+
+from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy, policy_gradient_update
 
 Baseline = Literal["none", "mean", "value"]
 BASELINES: tuple[str, ...] = ("none", "mean", "value")
@@ -70,7 +67,11 @@ class PG(OnPolicyAlgorithm):
     2. advantages ``A_t = G_t - b_t`` with ``b_t`` = 0 (``"none"``), the batch mean of the
        returns (``"mean"``), or a learned state value ``V(s_t)`` (``"value"``, trained by
        MSE to ``G_t`` with weight ``vf_coef``);
-    3. loss ``-mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy)``, one gradient step.
+    3. loss ``-mean(A_t log pi(a_t|s_t)) - ent_coef * mean(entropy)
+       + uniform_coef * mean(KL(uniform || pi))`` (the last a log-barrier that keeps every
+       action sampled now and then), one gradient step, computed in blocks of the rollout
+       with the softmax gradient in closed form
+       (:func:`agents.algorithms.policies.policy_gradient_update`).
 
     Defaults: ``gamma=1.0`` (the episodic return, as in the paper), ``n_steps=1000`` (one
     episode of the default hash environment), Adam with ``learning_rate=1e-3``,
@@ -78,8 +79,8 @@ class PG(OnPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": ActorCriticPolicy,
-        "MultiInputPolicy": MultiInputActorCriticPolicy,
+        "MlpPolicy": HashPolicy,
+        "MultiInputPolicy": TableAwareHashPolicy,
     }
 
     def __init__(
@@ -93,6 +94,7 @@ class PG(OnPolicyAlgorithm):
         reward_to_go: bool = True,
         normalize_advantage: bool = False,
         ent_coef: float = 0.0,
+        uniform_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         stats_window_size: int = 100,
@@ -129,6 +131,9 @@ class PG(OnPolicyAlgorithm):
         self.baseline = baseline
         self.reward_to_go = reward_to_go
         self.normalize_advantage = normalize_advantage
+        if float(uniform_coef) < 0:
+            raise ValueError(f"uniform_coef must be >= 0, got {uniform_coef}")
+        self.uniform_coef = float(uniform_coef)
         if _init_setup_model:
             self._setup_model()
 
@@ -155,43 +160,30 @@ class PG(OnPolicyAlgorithm):
             self.reward_to_go,
         )
 
-        for batch in buffer.get(batch_size=None):  # the whole rollout, one step
-            actions = batch.actions.long()
-            if isinstance(self.action_space, spaces.Discrete):
-                actions = actions.flatten()
-            values, log_prob, entropy = self.policy.evaluate_actions(batch.observations, actions)
-            values = values.flatten()
-            returns = batch.returns
-
-            # 2. Advantages: returns minus an action-independent baseline.
-            if self.baseline == "value":
-                advantages = returns - values.detach()
-            elif self.baseline == "mean":
-                advantages = returns - returns.mean()
-            else:
-                advantages = returns
-            if self.normalize_advantage and advantages.numel() > 1:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-            # 3. The REINFORCE loss (+ entropy bonus, + critic regression for "value").
-            policy_loss = -(advantages * log_prob).mean()
-            entropy_loss = -entropy.mean()
-            loss = policy_loss + self.ent_coef * entropy_loss
-            if self.baseline == "value":
-                value_loss = F.mse_loss(returns, values)
-                loss = loss + self.vf_coef * value_loss
-                self.logger.record("train/value_loss", value_loss.item())
-
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
+        # 2.-3. Advantages and the loss, accumulated over blocks of the rollout (one
+        #       optimiser step for the whole rollout, as REINFORCE takes).
+        if self.baseline == "mean":
+            offset: float | None = float(buffer.returns.mean())
+        else:
+            offset = 0.0 if self.baseline == "none" else None
+        stats = policy_gradient_update(
+            self.policy,
+            buffer,
+            baseline_offset=offset,
+            normalize_advantage=self.normalize_advantage,
+            uniform_coef=self.uniform_coef,
+            ent_coef=self.ent_coef,
+            vf_coef=self.vf_coef,
+            max_grad_norm=self.max_grad_norm,
+        )
 
         self._n_updates += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/policy_loss", policy_loss.item())
-        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/policy_loss", stats["policy_loss"])
+        self.logger.record("train/entropy_loss", -stats["entropy"])
         self.logger.record("train/mean_return", float(buffer.returns.mean()))
+        if "value_loss" in stats:
+            self.logger.record("train/value_loss", stats["value_loss"])
 
     def learn(  # type: ignore[override]
         self,

@@ -106,6 +106,17 @@ def table_rows(
     return rows, np.flatnonzero(long)
 
 
+def _plain(layer: nn.Module) -> nn.Module:
+    """A copy of ``layer``; a subclass of ``nn.Linear`` (e.g. a policy's layer that also
+    reads byte codes) as a plain ``nn.Linear`` with its parameters: the network is the
+    dense function, which the exporters and fast paths know by its type."""
+    if not isinstance(layer, nn.Linear) or type(layer) is nn.Linear:
+        return copy.deepcopy(layer)
+    plain = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+    plain.load_state_dict(layer.state_dict())
+    return plain
+
+
 class HashNetwork(nn.Module):
     """Encoded words -> bins: an MLP's argmax, computed in float64.
 
@@ -121,7 +132,7 @@ class HashNetwork(nn.Module):
         grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(copy.deepcopy(list(layers))).float()
+        self.layers = nn.ModuleList(_plain(layer) for layer in layers).float()
         self.encoding = encoder.kind
         self.max_len = encoder.max_len
         self.n_bins = n_bins
