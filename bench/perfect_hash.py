@@ -143,7 +143,7 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
         "contenders": contenders,
         "pilot_q": {
             "steps": agent.episodes,
-            "env_episodes": agent.env_episodes,
+            "pilots_tried": agent.pilots_tried,
             "train_s": agent.elapsed_s,
             "n_buckets": h.n_buckets,
             "n_slots": h.n_slots,
@@ -182,14 +182,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines.append(f"Minimal perfect hashing references (bits/key): {refs}.")
     lines.append("")
     lines.append(
-        "| words | PilotQ steps | episodes (greedy + exploratory) | pilots bits/key | "
+        "| words | PilotQ steps | pilots tried | pilots bits/key | "
         "remap bits/key | pilots' entropy | peak RSS |"
     )
     lines.append("|---|---|---|---|---|---|---|")
     for r in rows:
         p = r["pilot_q"]
         lines.append(
-            f"| {r['words']:,} | {p['steps']:,} | {p['env_episodes']:,} | "
+            f"| {r['words']:,} | {p['steps']:,} | {p['pilots_tried']:,} | "
             f"{p['bits_per_key']['pilots']:.2f} | {p['bits_per_key']['remap']:.2f} | "
             f"{p['bits_per_key']['entropy']:.2f} | {r['peak_rss_mb']:.0f} MB |"
         )

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from agents.algorithms.pilot_q import PilotQ
+from agents.common import pilots_kernel
 from agents.common.pilots import (
     PilotHash,
     decode_monotone,
@@ -20,10 +21,11 @@ from agents.common.pilots import (
     load_pilot_hash,
     pack_bits,
     unpack_bits,
+    word_hashes,
 )
 from hash_envs import corpus
 from hash_envs.envs import StatelessHashEnv
-from hash_envs.hashing import make_hash_function
+from hash_envs.hashing import ArtifactError, make_hash_function
 from hash_envs.rewards import first_come_rewards
 
 
@@ -33,22 +35,44 @@ def web2_2000() -> list[str]:
     return corpus.subset(corpus.load("web2"), 2000, seed=0)
 
 
+@pytest.fixture(params=["kernel", "numpy"])
+def engine(request, monkeypatch):
+    """Run a test with the compiled kernel and with the NumPy engine (same results)."""
+    if request.param == "numpy":
+        monkeypatch.setenv("HASH_ENVS_NO_NUMBA", "1")
+    else:
+        monkeypatch.delenv("HASH_ENVS_NO_NUMBA", raising=False)
+    pilots_kernel.kernels.cache_clear()
+    if request.param == "kernel" and not pilots_kernel.available():
+        pytest.skip("numba is not installed")
+    yield request.param
+    pilots_kernel.kernels.cache_clear()
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {},  # waves, vectorised exploration, alpha = 0.99 and the remap
-        {"alpha": 1.0, "wave_fraction": float("inf"), "max_parallel": 1},  # issue 4's schedule
+        {},  # waves, alpha = 0.99 and the remap
+        # one pilot per exploratory round, a minimal table, small waves
+        {"alpha": 1.0, "wave_fraction": 1 / 8, "max_parallel": 1},
     ],
 )
-def test_every_episode_equals_scoring_the_whole_episode(web2_2000: list[str], kwargs) -> None:
+def test_every_episode_equals_scoring_the_whole_episode(
+    web2_2000: list[str], kwargs, engine
+) -> None:
     agent = PilotQ(web2_2000[:1000], bucket_size=4.0, seed=3, **kwargs)
     moved = []
     while (changed := agent.step()) > 0:
         moved.append(changed)
         whole = first_come_rewards(agent._bins[None], agent.n_slots, 10.0, -10.0)[0]
-        np.testing.assert_array_equal(agent.episode_rewards(), whole)
-    assert agent.collisions == 0
+        rewards = agent.episode_rewards()
+        np.testing.assert_array_equal(rewards, whole)
+        # Every word of the buckets learned so far earns the maximum.
+        learned = agent._words_before[agent._frontier] if agent.episodes > 1 else 0
+        assert (rewards[:learned] == 10.0).all()
+    assert agent.collisions == 0 and agent.learned
     assert len(moved) > 10  # a real search, not a first-episode fluke
+    assert (agent.pilots > 0).sum() > agent.n_buckets // 2  # most buckets had to move
     # The greedy policy's slots are what the exported function computes from scratch...
     np.testing.assert_array_equal(agent.slot_function().hash_many(agent.episode_order), agent._bins)
     # ...and its bins are those slots, the ones at or above n_bins remapped to free bins.
@@ -58,6 +82,34 @@ def test_every_episode_equals_scoring_the_whole_episode(web2_2000: list[str], kw
     np.testing.assert_array_equal(bins[low], agent._bins[low])
     assert np.unique(bins).size == agent.n_words == agent.n_bins
     assert (low.all() and h.remap.size == 0) == (kwargs.get("alpha") == 1.0)
+
+
+def test_both_engines_learn_the_same_pilots_and_hash_alike(web2_2000, monkeypatch) -> None:
+    """The compiled kernel and the NumPy engine are one learner: same pilots, same word
+    hashes, same bins, whatever the wave size or the exploration width."""
+    if not pilots_kernel.available():
+        pytest.skip("numba is not installed")
+    words = web2_2000 + ["", "é", "\ud800x", "a" * 40, "tab\tand\nnewline", "日本語"]
+    runs = {}
+    for engine in ("kernel", "numpy"):
+        monkeypatch.setenv("HASH_ENVS_NO_NUMBA", "1" if engine == "numpy" else "")
+        pilots_kernel.kernels.cache_clear()
+        assert pilots_kernel.available() == (engine == "kernel")
+        agents = [
+            PilotQ(words, seed=4, bucket_size=5.0, **kw)
+            for kw in ({}, {"wave_fraction": float("inf"), "batch_words": 512})
+        ]
+        hs = [a.learn() for a in agents]
+        runs[engine] = (hs, word_hashes(words, 4), hs[0].hash_many(words), hs[0].slots(words))
+    monkeypatch.delenv("HASH_ENVS_NO_NUMBA")
+    pilots_kernel.kernels.cache_clear()
+    (hk, wk, bk, sk), (hn, wn, bn, sn) = runs["kernel"], runs["numpy"]
+    for a, b in ((hk[0], hn[0]), (hk[1], hn[1]), (hk[0], hk[1])):  # the waves change nothing
+        np.testing.assert_array_equal(a.pilots, b.pilots)
+    np.testing.assert_array_equal(wk, wn)
+    np.testing.assert_array_equal(bk, bn)
+    np.testing.assert_array_equal(sk, sn)
+    assert np.unique(bk).size == len(words)
 
 
 def test_agent_rewards_are_the_gym_env_rewards(words: list[str]) -> None:
@@ -162,6 +214,9 @@ def test_damaged_foreign_or_format_1_files_are_refused(tmp_path) -> None:
         np.savez(f, format=np.array("hash-envs/pilot-hash/1"), packed=np.zeros(3, np.uint8))
     with pytest.raises(ValueError, match="format-1 pilot-hash file.*retrain"):
         load_pilot_hash(tmp_path / "old.pilots")
+    (tmp_path / "v2.pilots").write_bytes(b"PILOTS\x00\x02" + bytes(200))  # issue 16's format
+    with pytest.raises(ArtifactError, match=r"v2\.pilots is a format-2 pilot-hash file.*retrain"):
+        load_pilot_hash(tmp_path / "v2.pilots")
 
 
 def test_the_file_is_every_byte_size_bytes_counts(tmp_path) -> None:
@@ -229,12 +284,41 @@ def test_bits_per_key_counts_the_stored_bytes() -> None:
         ({"words": ["a", "b"], "alpha": 0}, "alpha"),
         ({"words": ["a", "b"], "alpha": 1.5}, "alpha"),
         ({"words": ["a", "b"], "batch_words": 0}, "positive"),
+        ({"words": ["a", "b"], "max_pilot": 0}, "positive"),
         ({"words": ["a", "b"], "reward_empty": -20.0}, "reward_empty"),
     ],
 )
 def test_bad_arguments_raise(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PilotQ(**kwargs)
+
+
+@pytest.mark.parametrize("words", [["a", 3, "b"], ["a", b"b"], ["a", None], "abc"])
+def test_non_str_words_raise_type_error_before_any_work(words, monkeypatch) -> None:
+    def no_work(*args):
+        raise AssertionError("hashed before checking the words")
+
+    monkeypatch.setattr("agents.algorithms.pilot_q.hash_buffer", no_work)
+    with pytest.raises(TypeError, match="str"):
+        PilotQ(words)
+
+
+def test_duplicates_are_a_value_error_before_any_work(monkeypatch) -> None:
+    def no_work(*args):
+        raise AssertionError("hashed before checking the words")
+
+    monkeypatch.setattr("agents.algorithms.pilot_q.hash_buffer", no_work)
+    with pytest.raises(ValueError, match="distinct"):
+        PilotQ(["a", "b", "c", "b"])
+    with pytest.raises(ValueError, match="empty"):
+        PilotQ(iter([]))
+
+
+def test_hash_many_of_non_str_is_a_type_error(web2_2000) -> None:
+    h = PilotQ(web2_2000[:100]).learn()
+    with pytest.raises(TypeError, match="str"):
+        h.hash_many(["a", 1])
+    assert h.hash_many([]).shape == (0,)
 
 
 def test_bad_pilots_raise() -> None:

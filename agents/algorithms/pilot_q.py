@@ -34,34 +34,38 @@ drops its value below the initial one. Pilots are tried in increasing order, so 
 table needs no storage: below a bucket's pilot every value is a known failure, above it
 every value is still the initial one.
 
-Two things make it fast, both about *which* values are estimated when:
+*Which* values are estimated when. Under first-come rewards a word's reward depends only
+on the words before it in the episode order, so a bucket's values only mean something
+once every earlier bucket's policy is fixed. The learner therefore estimates a bucket's
+values only against a fixed prefix: it updates the buckets in *waves* along the episode
+order (a wave holds buckets whose words fill at most ``wave_fraction`` of the
+still-free slots; every bucket is still played in every greedy episode, those beyond the
+waves with pilot 0), and within a wave each bucket learns against every earlier bucket's
+final pilot. One learning step is one wave followed by one greedy episode; after it,
+every word of the waves so far earns ``reward_empty``. (Issue 16's learner let the
+buckets of a wave move at once and re-learn the ones that displaced each other; that
+pushed pilots up and took more steps. Issue 34 made the prefix exact.)
 
-* **Waves.** Under first-come rewards a word's reward depends only on the words before
-  it in the episode order, so a bucket's values are only meaningful once every earlier
-  bucket's policy is fixed. The learner updates the buckets in waves along the episode
-  order (every bucket is still played in every episode): a wave holds buckets whose words
-  fill at most ``wave_fraction`` of the still-free slots, and the next wave starts when
-  every bucket of this one earns its maximum. Updating all buckets at once (issue 4's
-  version) lets early buckets that are still moving displace later ones again and
-  again, each time pushing the later ones' pilots up.
-* **Vectorised exploration.** Each learning step plays ``k`` exploratory episodes at
-  once (copies of the env, as in a vectorised env): in copy ``j`` every learning bucket
-  plays its ``j``-th untried pilot and every other bucket its greedy one. The bucket
-  moves to the lowest pilot that earned the maximum in its copy (or past all ``k``), then
-  one greedy episode checks the joint policy; buckets that lost a word there learn on.
-  ``k`` is as large as ``batch_words`` word placements allow.
+Two engines compute the same values and so the same pilots (``tests/test_pilot_q.py``):
+
+* the compiled kernel (:mod:`agents.common.pilots_kernel`, numba), which tries one
+  pilot of one bucket at a time in wave order: this *is* PTHash's pilot search;
+* a NumPy engine (no numba, or ``HASH_ENVS_NO_NUMBA=1``) that plays ``k`` exploratory
+  episodes at once, like a vectorised env: in copy ``j`` every bucket of the wave plays
+  its ``j``-th untried pilot against the settled prefix, then the buckets are accepted in
+  order up to the first one that found no maximum-reward pilot or that shares a slot
+  with an earlier accepted one; the others keep only what is certain (every pilot below
+  their first maximum is a failure against any larger prefix) and try again.
 
 What this is, honestly. In this deterministic setting the greedy optimistic learner's
-exploration *is* PTHash's pilot search (with waves, close to its one-bucket-at-a-time
-order), one candidate per exploratory episode. The reinforcement-learning reading adds
-the guarantee that the learner sees nothing but table rewards and acts through the
-environment's reward rule, not an algorithmic novelty over PTHash/PtrHash/PHOBIC.
+exploration *is* PTHash's pilot search in PTHash's order, one candidate per exploratory
+evaluation. The reinforcement-learning reading adds the guarantee that the learner sees
+nothing but table rewards and acts through the environment's reward rule, not an
+algorithmic novelty over PTHash/PtrHash/PHOBIC.
 
-Episodes are simulated incrementally: only learning buckets change their action, so
-only their words and the words they displace get new rewards.
 ``tests/test_pilot_q.py`` checks every greedy episode against scoring the whole episode
 with :func:`hash_envs.rewards.first_come_rewards` and against stepping the gym
-environment.
+environment, and the two engines against each other.
 """
 
 from __future__ import annotations
@@ -73,13 +77,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.common import pilots_kernel
 from agents.common.pilots import (
     PilotHash,
     bucket_of,
+    hash_buffer,
     mix,
     reduce_slots,
-    word_hashes,
 )
+from hash_envs.encoding import utf8_batch
 
 __all__ = ["EpisodeStats", "PilotQ"]
 
@@ -91,16 +97,16 @@ class EpisodeStats:
     episode: int
     elapsed_s: float
     collisions: int
-    moving_buckets: int
-    env_episodes: int  # greedy plus exploratory episodes so far
-    learned_buckets: int  # buckets of the waves started so far
+    moving_buckets: int  # non-empty buckets not yet learned (beyond the waves so far)
+    pilots_tried: int  # exploratory evaluations (bucket, pilot) so far
+    learned_buckets: int  # buckets of the waves so far
 
 
 class PilotQ:
     """Greedy optimistic Q-learning of one pilot per bucket (see the module docstring).
 
     Arguments:
-        words: the pool to memorise (distinct).
+        words: the pool to memorise (distinct ``str``).
         n_bins: bins of the final table (default: as many as words, a minimal perfect hash).
         bucket_size: mean words per bucket (PTHash's lambda): larger buckets store fewer
             bits per word and need longer searches.
@@ -108,11 +114,15 @@ class PilotQ:
             1 learns the minimal table directly (issue 4), below 1 learns a slightly
             larger one and remaps its last slots (PTHash's alpha and remap).
         seed: seed of the word hashes (bucket and slot).
-        wave_fraction: a wave's words fill at most this fraction of the free slots;
-            ``inf`` updates every bucket at once (issue 4's schedule).
-        batch_words: word placements per learning step; ``k = batch_words // learning
-            words`` exploratory episodes (at least 1, at most ``max_parallel``).
-        max_parallel: the most exploratory episodes per step (1: one pilot per step).
+        wave_fraction: a wave's words fill at most this fraction of the free slots (one
+            learning step per wave); ``inf`` learns every bucket in one step. The pilots
+            do not depend on it, only the steps do.
+        batch_words: word placements per round of the NumPy engine's exploration; ``k =
+            batch_words // wave words`` exploratory episodes (at least 1, at most
+            ``max_parallel``).
+        max_parallel: the most exploratory episodes per round (1: one pilot per round).
+        max_pilot: a bucket with no maximum-reward pilot below this raises (two of its
+            words would share every slot: take another seed).
         reward_empty / reward_occupied: the env's rewards (+10 / -10).
     """
 
@@ -126,14 +136,15 @@ class PilotQ:
         wave_fraction: float = 1 / 32,
         batch_words: int = 2**15,
         max_parallel: int = 4096,
+        max_pilot: int = 2**20,
         reward_empty: float = 10.0,
         reward_occupied: float = -10.0,
     ) -> None:
+        if isinstance(words, (str, bytes)):
+            raise TypeError("words must be a sequence of str, not a single string")
         words = list(words)
         if not words:
             raise ValueError("words is empty")
-        if len(set(words)) != len(words):
-            raise ValueError("words must be distinct (a repeated word cannot get its own bin)")
         n_bins = len(words) if n_bins is None else int(n_bins)
         if n_bins < len(words):
             raise ValueError(f"{len(words)} words cannot go into {n_bins} bins without collision")
@@ -141,18 +152,23 @@ class PilotQ:
             raise ValueError(f"bucket_size must be > 0, got {bucket_size}")
         if not 0 < alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-        if not wave_fraction > 0 or batch_words < 1 or max_parallel < 1:
-            raise ValueError("wave_fraction, batch_words and max_parallel must be positive")
+        if not wave_fraction > 0 or batch_words < 1 or max_parallel < 1 or max_pilot < 1:
+            raise ValueError(
+                "wave_fraction, batch_words, max_parallel and max_pilot must be positive"
+            )
         if not reward_empty > reward_occupied:
             raise ValueError("reward_empty must be larger than reward_occupied")
+        buffer = utf8_batch(words)  # a non-str word is a TypeError naming it
+        if len(set(words)) != len(words):
+            raise ValueError("words must be distinct (a repeated word cannot get its own bin)")
         self.n_bins, self.seed = n_bins, int(seed)
         self.n_slots = max(n_bins, math.ceil(len(words) / alpha))
         self.reward_empty, self.reward_occupied = float(reward_empty), float(reward_occupied)
         self.wave_fraction, self.batch_words = float(wave_fraction), int(batch_words)
-        self.max_parallel = int(max_parallel)
+        self.max_parallel, self.max_pilot = int(max_parallel), int(max_pilot)
         self.n_buckets = max(1, math.ceil(len(words) / bucket_size))
 
-        hashes = word_hashes(words, self.seed)
+        hashes = hash_buffer(*buffer, self.seed)
         bucket = bucket_of(hashes[:, 0], self.n_buckets)
         self.bucket_sizes = np.bincount(bucket, minlength=self.n_buckets)
         # Episode order: largest buckets first (ties by bucket id), then input order.
@@ -160,32 +176,37 @@ class PilotQ:
         self._bucket_rank = np.empty(self.n_buckets, np.int64)
         self._bucket_rank[self._by_rank] = np.arange(self.n_buckets)
         order = np.lexsort((np.arange(len(words)), self._bucket_rank[bucket]))
-        self.episode_order: list[str] = [words[i] for i in order]
-        # Everything below is indexed by rank r = position in the episode order.
+        self._order = order
+        self._words = words
+        self._episode_order: list[str] | None = None
+        # Everything below is indexed by rank: a word's or a bucket's place in the order.
         self._bucket = bucket[order]
-        self._position = hashes[order, 1]
-        self._start = np.zeros(self.n_buckets, np.int64)
-        self._start[self._by_rank] = (
-            np.cumsum(self.bucket_sizes[self._by_rank]) - (self.bucket_sizes[self._by_rank])
-        )
-        self._words_before = np.r_[0, np.cumsum(self.bucket_sizes[self._by_rank])]
-        self._frontier = 0  # buckets of rank < frontier are in started waves
-
-        self.pilots = np.zeros(self.n_buckets, np.int64)  # greedy action per bucket
-        self._moving = np.zeros(0, np.int64)  # learning buckets whose action changes
-        self._bins = np.zeros(len(words), np.int64)
-        self._won = np.zeros(len(words), bool)  # first word in its slot this episode
-        self._none = len(words)  # owner sentinel: no word
-        self._owner = np.full(self.n_slots, self._none, np.int64)  # rank holding each slot
+        self._position = np.ascontiguousarray(hashes[order, 1])
+        self._size_r = self.bucket_sizes[self._by_rank].astype(np.int64)
+        self._words_before = np.r_[0, np.cumsum(self._size_r)]
+        self._start_r = self._words_before[:-1].copy()
+        self._nonempty = int(np.count_nonzero(self._size_r))  # empty buckets rank last
+        self._frontier = 0  # buckets of rank < frontier are learned
+        self._pilot_r = np.zeros(self.n_buckets, np.int64)  # greedy pilot by bucket rank
+        self._taken = np.zeros(self.n_slots, np.bool_)  # slots of learned buckets' words
+        self.pilots = np.zeros(self.n_buckets, np.int64)  # greedy action per bucket id
+        self._bins = np.zeros(len(words), np.int64)  # greedy episode's slots, by rank
         self.episodes = 0
-        self.env_episodes = 0
+        self.pilots_tried = 0
         self.elapsed_s = 0.0
         self.history: list[EpisodeStats] = []
 
-    # -- one learning step ---------------------------------------------------------
+    # -- state ---------------------------------------------------------------------
     @property
     def n_words(self) -> int:
-        return len(self.episode_order)
+        return len(self._words)
+
+    @property
+    def episode_order(self) -> list[str]:
+        """The pool in the env's episode order (largest buckets first)."""
+        if self._episode_order is None:
+            self._episode_order = [self._words[i] for i in self._order]
+        return self._episode_order
 
     @property
     def collisions(self) -> int:
@@ -195,108 +216,103 @@ class PilotQ:
 
     @property
     def moving_buckets(self) -> int:
-        """Learning buckets whose greedy pilot will change in the next step."""
-        return int(self._moving.size)
+        """Non-empty buckets whose values are not learned yet (beyond the waves so far)."""
+        return max(0, self._nonempty - self._frontier)
 
-    def _ranks_of(self, buckets: np.ndarray) -> np.ndarray:
-        sizes = self.bucket_sizes[buckets]
-        ends = np.cumsum(sizes)
-        return np.repeat(self._start[buckets] - (ends - sizes), sizes) + np.arange(ends[-1])
+    @property
+    def learned(self) -> bool:
+        """Whether every bucket is learned (then the greedy policy is collision-free)."""
+        return self.episodes > 0 and self._frontier >= self._nonempty
 
-    def _losers(self, buckets: np.ndarray) -> np.ndarray:
-        """The given (non-empty) buckets that lost a word in the last greedy episode."""
-        buckets = buckets[self.bucket_sizes[buckets] > 0]
-        if buckets.size == 0:
-            return buckets
-        sizes = self.bucket_sizes[buckets]
-        won = np.add.reduceat(self._won[self._ranks_of(buckets)], np.cumsum(sizes) - sizes)
-        return buckets[won < sizes]
+    # -- one learning step ---------------------------------------------------------
+    def _wave_end(self) -> int:
+        free = max(1, self.n_slots - int(self._words_before[self._frontier]))
+        first = max(1, int(self._size_r[self._frontier]))
+        size = self.wave_fraction * free / first
+        return min(self._nonempty, self._frontier + max(1, int(min(size, self.n_buckets))))
 
-    def _next_wave(self) -> None:
-        """Start waves until one has a bucket that lost a word (or none is left).
+    def _ranks(self, lo: int, hi: int) -> np.ndarray:
+        return np.arange(self._words_before[lo], self._words_before[hi])
 
-        The incremental simulation keeps the words of started waves exact; a later word
-        that lost to one that has since left its slot is only rescored (same pilots, no
-        new episode) when its wave starts. Until then it cannot affect a started wave's
-        rewards: every word it could displace comes before it."""
-        while self._moving.size == 0 and self._frontier < self.n_buckets:
-            free = max(1, self.n_slots - self._words_before[self._frontier])
-            first = max(1, int(self.bucket_sizes[self._by_rank[self._frontier]]))
-            end = self._frontier + max(
-                1, int(min(self.wave_fraction * free / first, self.n_buckets))
+    def _learn_numpy(self, lo: int, hi: int) -> int:
+        """The NumPy engine: buckets ``lo..hi-1`` (ranks) learn against the settled
+        prefix by rounds of ``k`` exploratory episodes; returns the pilots tried."""
+        tried, r = 0, lo
+        while r < hi:
+            end = int(np.searchsorted(self._words_before, self._words_before[r] + self.batch_words))
+            end = min(hi, max(r + 1, end - 1))
+            sizes = self._size_r[r:end]
+            ranks = self._ranks(r, end)
+            k = int(np.clip(self.batch_words // ranks.size, 1, self.max_parallel))
+            nb = end - r
+            candidates = self._pilot_r[r:end, None] + np.arange(k)
+            word_bucket = np.repeat(np.arange(nb), sizes)
+            slots = reduce_slots(
+                self._position[ranks][:, None] ^ mix(candidates[word_bucket]), self.n_slots
             )
-            wave = self._by_rank[self._frontier : min(end, self.n_buckets)]
-            wave = wave[self.bucket_sizes[wave] > 0]
-            self._frontier = min(end, self.n_buckets)
-            if wave.size:
-                ranks = self._ranks_of(wave)
-                self._vacate(ranks)
-                self._place(wave, ranks)
-                self._moving = self._losers(wave)
+            ok = ~self._taken[slots]
+            # Two words of one bucket in one slot: that candidate fails too.
+            key = (word_bucket[:, None] * k + np.arange(k)) * self.n_slots + slots
+            flat = np.sort(key.ravel())
+            clash = np.unique(flat[1:][flat[1:] == flat[:-1]] // self.n_slots)
+            bad = np.zeros(nb * k, np.bool_)
+            bad[clash] = True
+            good = np.logical_and.reduceat(ok, self._start_r[r:end] - self._start_r[r])
+            good &= ~bad.reshape(nb, k)
+            found = good.any(axis=1)
+            first = np.where(found, good.argmax(axis=1), k)
+            # Accept in order up to the first bucket without a maximum or sharing a slot
+            # with an earlier accepted bucket.
+            stop = int(np.argmin(found)) if not found.all() else nb
+            chosen = slots[np.arange(ranks.size), np.minimum(first, k - 1)[word_bucket]]
+            within = word_bucket < stop
+            c_slots, c_owner = chosen[within], word_bucket[within]
+            by_slot = np.lexsort((c_owner, c_slots))
+            dup = by_slot[1:][c_slots[by_slot[1:]] == c_slots[by_slot[:-1]]]
+            if dup.size:
+                stop = min(stop, int(c_owner[dup].min()))
+            accepted = word_bucket < stop
+            self._taken[chosen[accepted]] = True
+            self._bins[ranks[accepted]] = chosen[accepted]
+            tried += int(np.where(found, first + 1, k).sum())
+            self._pilot_r[r:end] += first  # exact: every pilot below is a known failure
+            if (self._pilot_r[r:end] >= self.max_pilot).any():
+                self._unsolvable(r + int(np.argmax(self._pilot_r[r:end] >= self.max_pilot)))
+            r += stop
+        return tried
 
-    def _vacate(self, ranks: np.ndarray) -> None:
-        """The words ``ranks`` leave the slots they held."""
-        self._owner[self._bins[ranks[self._won[ranks]]]] = self._none
-
-    def _place(self, buckets: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-        """Place the (vacated) words ``ranks`` of ``buckets`` by their greedy pilots under
-        first come; returns the buckets whose words' rewards changed."""
-        mask = mix(self.pilots[self._bucket[ranks]])
-        bins = reduce_slots(self._position[ranks] ^ mask, self.n_slots)
-        self._bins[ranks] = bins
-        before = self._owner[bins]
-        np.minimum.at(self._owner, bins, ranks)  # first come (lowest rank) holds the slot
-        self._won[ranks] = self._owner[bins] == ranks
-        displaced = np.unique(before[(before != self._none) & (self._owner[bins] < before)])
-        self._won[displaced] = False
-        return np.unique(np.concatenate([buckets, self._bucket[displaced]]))
-
-    def _explore(self, moving: np.ndarray, ranks: np.ndarray) -> None:
-        """``k`` exploratory episodes: in copy ``j`` each learning bucket plays its
-        ``j``-th untried pilot, every other bucket its greedy one; each learning bucket
-        moves to the lowest pilot whose words all earned ``reward_empty`` there."""
-        k = int(np.clip(self.batch_words // ranks.size, 1, self.max_parallel))
-        sizes = self.bucket_sizes[moving]
-        candidates = self.pilots[moving][:, None] + 1 + np.arange(k)
-        masks = mix(np.repeat(candidates, sizes, axis=0))
-        slots = reduce_slots(self._position[ranks][:, None] ^ masks, self.n_slots)
-        # First come: an earlier word holds the slot (the owners are the other buckets'
-        # words now), or an earlier learning word of the same copy lands there first.
-        free = self._owner[slots] > ranks[:, None]
-        at = np.flatnonzero(free)  # only words in free slots can hold one
-        key = ((at % k) * self.n_slots + slots.ravel()[at]) * self.n_words + ranks[at // k]
-        order = np.argsort(key)
-        group = key[order] // self.n_words
-        beaten = at[order[1:][group[1:] == group[:-1]]]
-        free.ravel()[beaten] = False
-        good = np.logical_and.reduceat(free, np.cumsum(sizes) - sizes)
-        self.pilots[moving] += 1 + np.where(good.any(axis=1), good.argmax(axis=1), k)
-        self.env_episodes += k
+    def _unsolvable(self, rank: int) -> None:
+        raise RuntimeError(
+            f"bucket {int(self._by_rank[rank])} found no pilot below max_pilot="
+            f"{self.max_pilot}: two of its words' hashes coincide; try another seed"
+        )
 
     def step(self) -> int:
-        """One learning step: exploratory episodes for the learning buckets (none in the
-        first step, where every bucket plays pilot 0), then one greedy episode; returns
-        the number of buckets that changed their action (0: the policy is a perfect hash
-        and every wave is done)."""
+        """One learning step: a wave of buckets learns its pilots (none in the first
+        step, where every bucket plays pilot 0), then one greedy episode; returns the
+        number of buckets it learned (0: every bucket is learned and the greedy policy
+        is a perfect hash)."""
         if self.episodes == 0:
-            moving = np.flatnonzero(self.bucket_sizes > 0)
+            self._bins = reduce_slots(self._position ^ mix(np.zeros(1, np.int64)), self.n_slots)
+            self.episodes = 1
+            return self._nonempty
+        if self._frontier >= self._nonempty:
+            return 0
+        lo, hi = self._frontier, self._wave_end()
+        if pilots_kernel.available():
+            tried = pilots_kernel.search(
+                self._start_r, self._size_r, self._position, self._pilot_r, self._taken,
+                self._bins, lo, hi, self.n_slots, self.max_pilot,
+            )  # fmt: skip
+            if tried < 0:
+                self._unsolvable(-1 - tried)
         else:
-            self._next_wave()
-            moving = self._moving
-            if moving.size == 0:
-                return 0
-        ranks = self._ranks_of(moving)
-        self._vacate(ranks)
-        if self.episodes:
-            self._explore(moving, ranks)
-        # Step-size-1 update of the played pilots' values from their words' rewards: a
-        # bucket that lost a word drops below q_init and, if its wave has started,
-        # learns on.
-        losers = self._losers(self._place(moving, ranks))
-        self._moving = losers[self._bucket_rank[losers] < self._frontier]
+            tried = self._learn_numpy(lo, hi)
+        self.pilots[self._by_rank[lo:hi]] = self._pilot_r[lo:hi]
+        self._frontier = hi
+        self.pilots_tried += tried
         self.episodes += 1
-        self.env_episodes += 1
-        return int(moving.size)
+        return hi - lo
 
     def episode_rewards(self) -> np.ndarray:
         """Per-word rewards of the last greedy episode, in :attr:`episode_order`, scored
@@ -315,12 +331,11 @@ class PilotQ:
         ``n_bins``, in increasing order, go to the free bins below it in increasing
         order (PTHash's remap; unused ones repeat the previous entry, so the table is
         non-decreasing). Collision-free once the policy is; a copy of the pilots."""
-        used = np.unique(self._bins)
-        high = used[used >= self.n_bins]
-        taken = np.zeros(self.n_bins, bool)
-        taken[used[used < self.n_bins]] = True
+        used = np.zeros(self.n_slots, np.bool_)
+        used[self._bins] = True
+        high = np.flatnonzero(used[self.n_bins :])
         remap = np.zeros(self.n_slots - self.n_bins, np.int64)
-        remap[high - self.n_bins] = np.flatnonzero(~taken)[: high.size]
+        remap[high] = np.flatnonzero(~used[: self.n_bins])[: high.size]
         remap = np.maximum.accumulate(remap) if remap.size else remap
         return PilotHash(self.pilots.copy(), self.n_bins, self.seed, self.n_slots, remap)
 
@@ -359,9 +374,9 @@ class PilotQ:
         stats = EpisodeStats(
             self.episodes,
             self.elapsed_s,
-            self.collisions,
+            0 if self.learned else self.collisions,  # learned: collision-free by construction
             self.moving_buckets,
-            self.env_episodes,
+            self.pilots_tried,
             int(self._frontier),
         )
         self.history.append(stats)

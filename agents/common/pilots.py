@@ -16,18 +16,20 @@ import math
 import struct
 import zipfile
 from collections.abc import Iterable, Sequence
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-import xxhash
 
-from hash_envs.encoding import utf8
+from agents.common import pilots_kernel
+from agents.common.pilots_kernel import FMIX_1, FMIX_2, GOLDEN, LANE_A, LANE_B, SPLIT_1, SPLIT_2
+from hash_envs.encoding import utf8_batch
 from hash_envs.hashing import ArtifactError, HashFunction
 
 __all__ = [
     "PilotHash",
     "bucket_of",
+    "hash_buffer",
+    "hash_seeds",
     "decode_monotone",
     "decode_pilots",
     "encode_monotone",
@@ -39,19 +41,75 @@ __all__ = [
     "word_hashes",
 ]
 
-_MAGIC = b"PILOTS\x00\x02"  # format 2; format 1 was an .npz archive (issue 4)
+_MAGIC = b"PILOTS\x00\x03"  # format 3 (issue 34: own word hash, partitioned pilots)
+_FORMAT_2 = b"PILOTS\x00\x02"  # issue 16: XXH3-128 word hashes; format 1 was an .npz
 _FIELDS = struct.Struct("<8Q")  # n_bins, n_slots, n_buckets, seed, width, n_exceptions,
 #                                 value_bits, remap_low_bits
 _DIGEST = 32  # SHA-256 of everything before it
 _HEADER = len(_MAGIC) + _FIELDS.size + _DIGEST
 _UINT64 = np.uint64
+_M64 = (1 << 64) - 1
+
+
+def _splitmix(x: int) -> int:
+    z = (x + GOLDEN) & _M64
+    z = ((z ^ (z >> 30)) * SPLIT_1) & _M64
+    z = ((z ^ (z >> 27)) * SPLIT_2) & _M64
+    return z ^ (z >> 31)
+
+
+def hash_seeds(seed: int) -> tuple[int, int]:
+    """The two lanes' start values for ``seed`` (SplitMix64 of it and of its complement)."""
+    seed = int(seed) & _M64
+    return _splitmix(seed), _splitmix(seed ^ _M64)
+
+
+def _fmix(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> _UINT64(33))) * _UINT64(FMIX_1)
+    z = (z ^ (z >> _UINT64(33))) * _UINT64(FMIX_2)
+    return z ^ (z >> _UINT64(33))
+
+
+_TAIL = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=_UINT64)
+
+
+def hash_buffer(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """``(n, 2)`` uint64 word hashes of a :func:`~hash_envs.encoding.utf8_batch` buffer.
+
+    Two 64-bit lanes read the word's bytes as little-endian 8-byte chunks (the last one
+    zero-padded), both started from the seed and the length: lane A ``a = (a ^ c) * KA;
+    a ^= a >> 29``, lane B ``b = (b ^ c) * KB; b ^= b >> 32``, each finished by
+    MurmurHash3's ``fmix64``. Each chunk step is a bijection of the lane, so words of one
+    length that differ in one chunk never share a lane value. Column 0 picks the bucket,
+    column 1 the slot. The compiled kernel computes the same; this is the NumPy version
+    (one pass per chunk position)."""
+    seeds = hash_seeds(seed)
+    if pilots_kernel.available():
+        return pilots_kernel.word_hashes(data, starts, lengths, seeds)
+    n = starts.size
+    size = lengths.astype(_UINT64)
+    a = _UINT64(seeds[0]) ^ (size * _UINT64(GOLDEN))
+    b = _UINT64(seeds[1]) ^ (size * _UINT64(LANE_A))
+    padded = np.concatenate([data, np.zeros(8, np.uint8)])
+    chunks = (lengths + 7) >> 3
+    offsets = np.arange(8)
+    for i in range(int(chunks.max()) if n else 0):
+        idx = np.flatnonzero(chunks > i) if i else np.flatnonzero(chunks)
+        pos = starts[idx] + 8 * i
+        c = np.ascontiguousarray(padded[pos[:, None] + offsets]).view("<u8")[:, 0]
+        c = c.astype(_UINT64) & _TAIL[np.minimum(lengths[idx] - 8 * i, 8)]
+        ai = (a[idx] ^ c) * _UINT64(LANE_A)
+        a[idx] = ai ^ (ai >> _UINT64(29))
+        bi = (b[idx] ^ c) * _UINT64(LANE_B)
+        b[idx] = bi ^ (bi >> _UINT64(32))
+    return np.stack([_fmix(a), _fmix(b)], axis=1)
 
 
 def word_hashes(words: Iterable[str], seed: int) -> np.ndarray:
-    """``(n, 2)`` uint64: the little-endian halves of each word's seeded XXH3-128 of its
-    UTF-8 bytes; column 0 picks the bucket, column 1 the slot."""
-    raw = b"".join(map(xxhash.xxh3_128_digest, map(utf8, words), repeat(seed)))
-    return np.frombuffer(raw, dtype="<u8").reshape(-1, 2).astype(_UINT64, copy=False)
+    """``(n, 2)`` uint64: :func:`hash_buffer` of the words' UTF-8 bytes (lone
+    surrogates passed through); a non-``str`` word is a ``TypeError``."""
+    words = words if isinstance(words, (list, tuple)) else list(words)
+    return hash_buffer(*utf8_batch(words), seed)
 
 
 def bucket_of(h0: np.ndarray, n_buckets: int) -> np.ndarray:
@@ -164,6 +222,15 @@ class PilotHash(HashFunction):
         return reduce_slots(h[:, 1] ^ masks, self.n_slots)
 
     def hash_many(self, words: Sequence[str] | Iterable[str]) -> np.ndarray:
+        """Bins of many words: one UTF-8 buffer for the batch, then (with the compiled
+        kernel) one pass per word: hash, bucket, pilot mask, slot, remap."""
+        words = words if isinstance(words, (list, tuple)) else list(words)
+        if pilots_kernel.available():
+            data, starts, lengths = utf8_batch(words)
+            return pilots_kernel.query(
+                data, starts, lengths, hash_seeds(self.seed), self._masks,
+                self.n_slots, self.n_bins, self.remap,
+            )  # fmt: skip
         bins = self.slots(words)
         if self.remap.size:
             high = bins >= self.n_bins
@@ -299,12 +366,17 @@ def load_pilot_hash(path: str | Path) -> PilotHash:
     except OSError as err:
         raise ArtifactError(f"{path} is not a pilot-hash file: {err}") from None
     if not blob.startswith(_MAGIC):
+        if blob.startswith(_FORMAT_2):
+            raise ArtifactError(
+                f"{path} is a format-2 pilot-hash file (XXH3-128 word hashes); this version "
+                "reads format 3 only: retrain it"
+            )
         if blob.startswith(b"PK") and _npz_format(path) == "hash-envs/pilot-hash/1":
             raise ArtifactError(
                 f"{path} is a format-1 pilot-hash file (uniform buckets, modulo reduction, "
                 "no remap); this version reads format 2 only: retrain it"
             )
-        raise ArtifactError(f"{path} is not a pilot-hash file (format 2 expected)")
+        raise ArtifactError(f"{path} is not a pilot-hash file (format 3 expected)")
     if len(blob) < _HEADER:
         raise ArtifactError(f"{path} is damaged: shorter than its header")
     head, digest, body = (
