@@ -220,7 +220,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--words", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--bucket-size", type=float, default=3.5, help="mean words per bucket")
+    parser.add_argument("--bucket-size", type=float, default=5.0, help="mean words per bucket")
     parser.add_argument("--alpha", type=float, default=0.99, help="load of the learning table")
     parser.add_argument("--seed", type=int, default=0, help="seed of the word hashes")
     parser.add_argument("--budget", type=float, default=3600.0, help="training seconds per size")

@@ -4,6 +4,7 @@ reaches a perfect hash."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 
@@ -13,6 +14,7 @@ import pytest
 from agents.algorithms.pilot_q import PilotQ
 from agents.common import pilots_kernel
 from agents.common.pilots import (
+    BLOCK,
     PilotHash,
     decode_monotone,
     decode_pilots,
@@ -220,15 +222,18 @@ def test_damaged_foreign_or_format_1_files_are_refused(tmp_path) -> None:
 
 
 def test_the_file_is_every_byte_size_bytes_counts(tmp_path) -> None:
-    """Small pilots in a few bits each, the rare large ones as exceptions, the remap as
-    Elias-Fano: the file is exactly size_bytes long, and it decodes to the function."""
+    """Pilots as a Rice code per block (low bits and unary high parts apart), the rare
+    large ones included, the remap as Elias-Fano: the file is exactly size_bytes long,
+    and it decodes to the function."""
     rng = np.random.default_rng(0)
     pilots = rng.geometric(0.2, size=5000) - 1
-    pilots[rng.choice(5000, 7, replace=False)] = rng.integers(2**18, 2**19, 7)
+    pilots[:700] = rng.geometric(0.9, size=700) - 1  # the first blocks' small pilots...
+    pilots[rng.choice(5000, 7, replace=False)] = rng.integers(2**18, 2**19, 7)  # ...rare big
     remap = np.sort(rng.integers(0, 15000, 150))
     h = PilotHash(pilots, n_bins=15000, seed=2, n_slots=15150, remap=remap)
-    (width, n_exceptions, value_bits), arrays = encode_pilots(h.pilots)
-    assert n_exceptions >= 7 and width < h.pilot_bits
+    (high_bits, offset_width), arrays = encode_pilots(h.pilots)
+    ks = unpack_bits(arrays[0], 6, -(-5000 // BLOCK))
+    assert ks[0] < ks[-1] and ks.max() < h.pilot_bits  # a parameter per block
     path = h.save(tmp_path / "h.pilots")
     low_bits, remap_arrays = encode_monotone(remap, 15000)
     data = sum(a.nbytes for a in (*arrays, *remap_arrays))
@@ -240,14 +245,56 @@ def test_the_file_is_every_byte_size_bytes_counts(tmp_path) -> None:
     words = [f"w{i}" for i in range(3000)]
     np.testing.assert_array_equal(loaded.hash_many(words), h.hash_many(words))
     assert (h.slots(words) >= 15000).any()  # the remap is exercised
-    np.testing.assert_array_equal(
-        decode_pilots(5000, width, n_exceptions, value_bits, arrays), pilots
-    )
+    np.testing.assert_array_equal(decode_pilots(5000, high_bits, offset_width, arrays), pilots)
     np.testing.assert_array_equal(decode_monotone(150, low_bits, remap_arrays), remap)
     bits = h.bits_per_key(5000)
     assert bits["entropy"] < bits["pilots"] < bits["stored"] < bits["fixed_width"]
+    # A geometric table's Rice code is within a few percent of its entropy, plus the
+    # per-block fields (a rare huge pilot costs its whole block more: no exceptions).
+    geometric = PilotHash(rng.geometric(0.05, 20000) - 1, n_bins=20000, seed=0)
+    (_, offset_width), _ = encode_pilots(geometric.pilots)
+    per_block = (6 + offset_width) / BLOCK
+    geo_bits = geometric.bits_per_key(20000)
+    assert geo_bits["entropy"] < geo_bits["pilots"] < 1.03 * geo_bits["entropy"] + per_block
     assert bits["remap"] * 150 / 5000 < 2 + np.log2(15000 / 150) + 1  # Elias-Fano's bound
     np.testing.assert_array_equal(unpack_bits(pack_bits(pilots, 19), 19, 5000), pilots)
+
+
+@pytest.mark.parametrize("n", [1, 2, BLOCK - 1, BLOCK, BLOCK + 1, 1000])
+def test_pilot_code_round_trips(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for pilots in (np.zeros(n, np.int64), rng.geometric(0.02, n) - 1, rng.integers(0, 2**40, n)):
+        params, arrays = encode_pilots(pilots)
+        np.testing.assert_array_equal(decode_pilots(n, *params, arrays), pilots)
+
+
+def test_damaged_pilot_codes_are_artifact_errors_naming_the_file(tmp_path) -> None:
+    """A file whose checksum was recomputed over damaged parts still fails on its own
+    consistency checks, with an ArtifactError that names it."""
+    h = PilotHash(np.random.default_rng(1).geometric(0.1, 1000) - 1, n_bins=3000, seed=0)
+    blob = bytearray(h.to_bytes())
+    head_end = 8 + 64
+    body = blob[head_end + 32 :]
+    n_blocks = -(-1000 // BLOCK)
+    k_bytes = (n_blocks * 6 + 7) // 8
+    (high_bits, _), arrays = encode_pilots(h.pilots)
+    high_start = k_bytes + arrays[1].nbytes
+    for where in (high_start, high_start + arrays[2].nbytes - 1, len(body) - 1):
+        damaged = bytearray(body)
+        damaged[where] ^= 0xFF
+        head = bytes(blob[:head_end])
+        resealed = head + hashlib.sha256(head + bytes(damaged)).digest() + bytes(damaged)
+        path = tmp_path / f"resealed_{where}.pilots"
+        path.write_bytes(resealed)
+        with pytest.raises(ArtifactError, match=rf"resealed_{where}\.pilots is damaged"):
+            load_pilot_hash(path)
+    fields = bytearray(blob)
+    fields[8 + 4 * 8] ^= 1  # the block size
+    path = tmp_path / "header.pilots"
+    head = bytes(fields[:head_end])
+    path.write_bytes(head + hashlib.sha256(head + bytes(body)).digest() + bytes(body))
+    with pytest.raises(ArtifactError, match=r"header\.pilots is damaged"):
+        load_pilot_hash(path)
 
 
 @pytest.mark.parametrize("m", [0, 1, 7, 1000])
@@ -262,8 +309,8 @@ def test_elias_fano_round_trip(m: int) -> None:
 def test_bits_per_key_counts_the_stored_bytes() -> None:
     h = PilotHash(np.array([0, 1, 2, 3, 0, 0, 0, 7]), n_bins=16, seed=0)
     assert h.pilot_bits == 3
-    # width 3 fits every pilot but 7 (the escape): 3 bytes of 3-bit fields beat 8 x 2 bits
-    # plus an exception; either way size_bytes is what encode_pilots stores, plus 104.
+    # size_bytes is what encode_pilots stores (the block's k, low bits, unary parts and
+    # offset), plus 104: magic, eight 64-bit fields, SHA-256.
     _, arrays = encode_pilots(h.pilots)
     assert h.size_bytes == len(h.to_bytes()) == sum(a.nbytes for a in arrays) + 104
     bits = h.bits_per_key()

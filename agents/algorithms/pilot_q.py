@@ -130,7 +130,7 @@ class PilotQ:
         self,
         words: Sequence[str],
         n_bins: int | None = None,
-        bucket_size: float = 3.5,
+        bucket_size: float = 5.0,
         alpha: float = 0.99,
         seed: int = 0,
         wave_fraction: float = 1 / 32,

@@ -43,8 +43,8 @@ __all__ = [
 
 _MAGIC = b"PILOTS\x00\x03"  # format 3 (issue 34: own word hash, partitioned pilots)
 _FORMAT_2 = b"PILOTS\x00\x02"  # issue 16: XXH3-128 word hashes; format 1 was an .npz
-_FIELDS = struct.Struct("<8Q")  # n_bins, n_slots, n_buckets, seed, width, n_exceptions,
-#                                 value_bits, remap_low_bits
+_FIELDS = struct.Struct("<8Q")  # n_bins, n_slots, n_buckets, seed, block, high_bits,
+#                                 offset_width, remap_low_bits
 _DIGEST = 32  # SHA-256 of everything before it
 _HEADER = len(_MAGIC) + _FIELDS.size + _DIGEST
 _UINT64 = np.uint64
@@ -145,11 +145,11 @@ class PilotHash(HashFunction):
     and ``bin(w) = slot`` below ``n_bins``, ``remap[slot - n_bins]`` above.
 
     ``size_bytes`` is the length of :meth:`to_bytes`, the whole stored artifact: header,
-    checksum, the pilots as :func:`encode_pilots` stores them (most in a few bits each,
-    the rare large ones as exceptions) and the remap as :func:`encode_monotone` stores
-    it. :meth:`bits_per_key` reports that, the plain fixed width (every pilot at the
-    largest one's width) and the pilots' empirical entropy (what an entropy coder could
-    approach, without constant-time random access).
+    checksum, the pilots as :func:`encode_pilots` stores them (a Rice code per block of
+    buckets, split into low bits and unary high parts) and the remap as
+    :func:`encode_monotone` stores it. :meth:`bits_per_key` reports that, the plain
+    fixed width (every pilot at the largest one's width) and the pilots' empirical
+    entropy (the whole table's, one distribution: a code per block can go below it).
     """
 
     name = "pilot-q"
@@ -239,10 +239,10 @@ class PilotHash(HashFunction):
 
     def to_bytes(self) -> bytes:
         """The artifact: magic, header, SHA-256, encoded pilots, encoded remap."""
-        (width, n_exceptions, value_bits), pilot_arrays = encode_pilots(self.pilots)
+        (high_bits, offset_width), pilot_arrays = encode_pilots(self.pilots)
         low_bits, remap_arrays = encode_monotone(self.remap, self.n_bins)
-        fields = (self.n_bins, self.n_slots, self.n_buckets, self.seed, width, n_exceptions)
-        head = _MAGIC + _FIELDS.pack(*fields, value_bits, low_bits)
+        fields = (self.n_bins, self.n_slots, self.n_buckets, self.seed, BLOCK, high_bits)
+        head = _MAGIC + _FIELDS.pack(*fields, offset_width, low_bits)
         body = b"".join(a.tobytes() for a in (*pilot_arrays, *remap_arrays))
         return head + hashlib.sha256(head + body).digest() + body
 
@@ -267,51 +267,108 @@ def unpack_bits(packed: np.ndarray, width: int, count: int) -> np.ndarray:
     return (bits.astype(_UINT64) << np.arange(width, dtype=_UINT64)).sum(axis=1, dtype=_UINT64)
 
 
-def _index_bits(n_buckets: int) -> int:
-    return max(1, (n_buckets - 1).bit_length())
+BLOCK = 128  # buckets per block of the pilot code (one Rice parameter, one offset)
+_K_BITS = 6  # width of a block's Rice parameter (0..63)
 
 
-def encode_pilots(pilots: np.ndarray) -> tuple[tuple[int, int, int], tuple[np.ndarray, ...]]:
-    """Pilots as stored: ``((width, n_exceptions, value_bits), (packed, exception_buckets,
-    exception_pilots))``. Every bucket's pilot takes ``width`` bits, where the all-ones
-    value means "look it up among the exceptions": the buckets (sorted, ``index_bits``
-    each) whose pilot does not fit, and their pilots (``value_bits`` each). ``width``
-    minimises the total; a lookup stays constant time plus a binary search among the
-    exceptions. Most pilots are small, the last buckets' are not."""
-    pilots = np.asarray(pilots, dtype=_UINT64)
-    value_bits = max(1, int(pilots.max()).bit_length())
-    index_bits = _index_bits(pilots.size)
-    ordered = np.sort(pilots)
+def _block_starts(n_buckets: int) -> np.ndarray:
+    return np.arange(0, n_buckets, BLOCK)
 
-    def cost(width: int) -> int:
-        escapes = pilots.size - np.searchsorted(ordered, _UINT64((1 << width) - 1))
-        return pilots.size * width + int(escapes) * (index_bits + value_bits)
 
-    width = min(range(1, value_bits + 2), key=cost)
-    escape = _UINT64((1 << width) - 1)
-    exceptions = np.flatnonzero(pilots >= escape)
-    arrays = (
-        pack_bits(np.minimum(pilots, escape), width),
-        pack_bits(exceptions, index_bits),
-        pack_bits(pilots[exceptions], value_bits),
+def _bit_length(x: int) -> int:
+    return max(1, int(x).bit_length())
+
+
+def encode_pilots(pilots: np.ndarray) -> tuple[tuple[int, int], tuple[np.ndarray, ...]]:
+    """Pilots as stored: ``((high_bits, offset_width), (ks, low, high, offsets))``, a
+    Rice code split in two streams, as Elias-Fano splits its values:
+
+    * the buckets in blocks of :data:`BLOCK`, each with its own parameter ``k`` (the one
+      that minimises the block's bits; ``ks``, 6 bits each): the pilots of the first
+      buckets, placed into an empty table, are small, those of the last ones large;
+    * ``low``: the ``k`` low bits of every pilot, packed at its block's ``k``;
+    * ``high``: ``pilot >> k`` of every pilot in unary (that many 0s, then a 1),
+      ``high_bits`` bits in all;
+    * ``offsets``: where each block's unary codes start in ``high`` (``offset_width``
+      bits each).
+
+    About ``1.5 + log2(mean)`` bits per pilot of a geometric block, within a few percent
+    of its entropy. Random access: bucket ``b``'s low bits are at a position the ``ks``
+    prefix sums give, its high part is the unary code after ``b % BLOCK`` ones from its
+    block's offset (at most ``BLOCK - 1`` codes scanned, with popcounts)."""
+    v = np.asarray(pilots, dtype=np.int64)
+    starts = _block_starts(v.size)
+    lengths = np.diff(np.r_[starts, v.size])
+    max_k = _bit_length(int(v.max())) if v.size else 1
+    # bits of block b at parameter k: sum(v >> k) + len * (k + 1)
+    cost = np.stack(
+        [np.add.reduceat(v >> k, starts) + lengths * (k + 1) for k in range(max_k + 1)], axis=1
     )
-    return (width, int(exceptions.size), value_bits), arrays
+    ks = cost.argmin(axis=1).astype(np.int64)
+    k_of = np.repeat(ks, lengths)
+    high = v >> k_of
+    ones = np.cumsum(high + 1) - 1
+    high_bits = int(ones[-1] + 1) if v.size else 0
+    unary = np.zeros(high_bits, np.uint8)
+    unary[ones] = 1
+    offsets = np.r_[0, ones + 1][starts]
+    offset_width = _bit_length(high_bits)
+    arrays = (
+        pack_bits(ks, _K_BITS),
+        _pack_varying(v & ((1 << k_of) - 1), k_of),
+        np.packbits(unary, bitorder="little"),
+        pack_bits(offsets, offset_width),
+    )
+    return (high_bits, offset_width), arrays
 
 
-def _pilot_sizes(n_buckets: int, width: int, n_exceptions: int, value_bits: int) -> list[int]:
-    counts = (n_buckets * width, n_exceptions * _index_bits(n_buckets), n_exceptions * value_bits)
-    return [(c + 7) // 8 for c in counts]
+def _pack_varying(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """``values[i]`` in ``widths[i]`` bits each, consecutive, little-endian, in bytes."""
+    total = int(widths.sum())
+    first = np.cumsum(widths) - widths
+    j = np.arange(total) - np.repeat(first, widths)
+    bits = (np.repeat(values, widths) >> j) & 1
+    return np.packbits(bits.astype(np.uint8), bitorder="little")
+
+
+def _unpack_varying(packed: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    total = int(widths.sum())
+    bits = np.unpackbits(packed, count=total, bitorder="little").astype(np.int64)
+    first = np.cumsum(widths) - widths
+    owner = np.repeat(np.arange(widths.size), widths)
+    shifted = bits << (np.arange(total) - first[owner])
+    if not widths.size or widths.max() <= 52:  # float64 sums are exact below 2^53
+        return np.bincount(owner, weights=shifted, minlength=widths.size).astype(np.int64)
+    out = np.zeros(widths.size, np.int64)
+    np.add.at(out, owner, shifted)
+    return out
+
+
+def _pilot_sizes(n_buckets: int, ks: np.ndarray, high_bits: int, offset_width: int) -> list[int]:
+    """Bytes of ``low``, ``high`` and ``offsets`` (``ks`` decoded first)."""
+    lengths = np.diff(np.r_[_block_starts(n_buckets), n_buckets])
+    low = int((ks * lengths).sum())
+    return [(low + 7) // 8, (high_bits + 7) // 8, (ks.size * offset_width + 7) // 8]
 
 
 def decode_pilots(
-    n_buckets: int, width: int, n_exceptions: int, value_bits: int, arrays: Sequence[np.ndarray]
+    n_buckets: int, high_bits: int, offset_width: int, arrays: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Inverse of :func:`encode_pilots`."""
-    packed, exception_buckets, exception_pilots = arrays
-    pilots = unpack_bits(packed, width, n_buckets)
-    buckets = unpack_bits(exception_buckets, _index_bits(n_buckets), n_exceptions)
-    pilots[buckets.astype(np.int64)] = unpack_bits(exception_pilots, value_bits, n_exceptions)
-    return pilots
+    """Inverse of :func:`encode_pilots` (uint64); a code whose parts disagree is a
+    ``ValueError``."""
+    ks_packed, low, high, offsets = arrays
+    starts = _block_starts(n_buckets)
+    lengths = np.diff(np.r_[starts, n_buckets])
+    ks = unpack_bits(ks_packed, _K_BITS, starts.size).astype(np.int64)
+    k_of = np.repeat(ks, lengths)
+    ones = np.flatnonzero(np.unpackbits(high, count=high_bits, bitorder="little"))
+    if ones.size != n_buckets or (ones.size and ones[-1] != high_bits - 1):
+        raise ValueError(f"the unary codes hold {ones.size} pilots, not {n_buckets}")
+    stored = unpack_bits(offsets, offset_width, starts.size).astype(np.int64)
+    if not np.array_equal(stored, np.r_[0, ones + 1][starts]):
+        raise ValueError("the block offsets do not match the unary codes")
+    q = np.diff(np.r_[-1, ones]) - 1
+    return ((q << k_of) | _unpack_varying(low, k_of)).astype(_UINT64)
 
 
 def encode_monotone(values: np.ndarray, universe: int) -> tuple[int, tuple[np.ndarray, ...]]:
@@ -374,7 +431,7 @@ def load_pilot_hash(path: str | Path) -> PilotHash:
         if blob.startswith(b"PK") and _npz_format(path) == "hash-envs/pilot-hash/1":
             raise ArtifactError(
                 f"{path} is a format-1 pilot-hash file (uniform buckets, modulo reduction, "
-                "no remap); this version reads format 2 only: retrain it"
+                "no remap); this version reads format 3 only: retrain it"
             )
         raise ArtifactError(f"{path} is not a pilot-hash file (format 3 expected)")
     if len(blob) < _HEADER:
@@ -386,15 +443,27 @@ def load_pilot_hash(path: str | Path) -> PilotHash:
     )
     if hashlib.sha256(head + body).digest() != digest:
         raise ArtifactError(f"{path} is damaged: its checksum does not match its contents")
-    n_bins, n_slots, n_buckets, seed, width, n_exc, value_bits, low_bits = _FIELDS.unpack(
+    n_bins, n_slots, n_buckets, seed, block, high_bits, offset_width, low_bits = _FIELDS.unpack(
         head[len(_MAGIC) :]
     )
-    sizes = _pilot_sizes(n_buckets, width, n_exc, value_bits)
+    if block != BLOCK or not 1 <= n_buckets <= 2**40 or not n_bins <= n_slots < 2**32:
+        raise ArtifactError(f"{path} is damaged: impossible header fields")
+    if high_bits > 8 * len(body) or offset_width > 64 or low_bits > 64:
+        raise ArtifactError(f"{path} is damaged: impossible header fields")
+    raw = np.frombuffer(body, np.uint8)
+    n_blocks = -(-n_buckets // BLOCK)
+    k_bytes = (n_blocks * _K_BITS + 7) // 8
+    if len(raw) < k_bytes:
+        raise ArtifactError(f"{path} is damaged: {len(body)} bytes of data, too short")
+    ks = unpack_bits(raw[:k_bytes], _K_BITS, n_blocks).astype(np.int64)
+    sizes = [k_bytes, *_pilot_sizes(n_buckets, ks, high_bits, offset_width)]
     sizes += _monotone_sizes(n_slots - n_bins, n_bins, low_bits)
     if sum(sizes) != len(body):
         raise ArtifactError(f"{path} is damaged: {len(body)} bytes of data, {sum(sizes)} expected")
-    raw = np.frombuffer(body, np.uint8)
     arrays = np.split(raw, np.cumsum(sizes)[:-1])
-    pilots = decode_pilots(n_buckets, width, n_exc, value_bits, arrays[:3])
-    remap = decode_monotone(n_slots - n_bins, low_bits, arrays[3:])
-    return PilotHash(pilots, n_bins, seed, n_slots=n_slots, remap=remap)
+    try:
+        pilots = decode_pilots(n_buckets, high_bits, offset_width, arrays[:4])
+        remap = decode_monotone(n_slots - n_bins, low_bits, arrays[4:])
+        return PilotHash(pilots, n_bins, seed, n_slots=n_slots, remap=remap)
+    except ValueError as err:
+        raise ArtifactError(f"{path} is damaged: {err}") from None
