@@ -68,14 +68,18 @@ def test_an_sb3_run_records_its_normalised_score_at_the_fixed_points(tmp_path) -
 
 
 def test_tune_writes_the_best_settings_in_the_published_format(tmp_path) -> None:
-    from agents.runs.optimize import _tuning_record, tune_agent, write_best
+    from agents.runs.benchmark import merge_settings
+    from agents.runs.optimize import SEARCH_SPACES, _tuning_record, tune_agent, write_best
 
     task = get_task("Memorize100")
     best, value, n = tune_agent("pg", task, 3, tmp_path, steps=2048, corpus="web2")
-    assert n == 3 and set(best) <= {"learning_rate", "ent_coef", "n_steps"} and value <= 1.0
+    space = {name.split(".")[0] for name in SEARCH_SPACES["pg"]}
+    assert n == 3 and set(best) <= space and value <= 1.0
     again = tune_agent("pg", task, 3, tmp_path, steps=2048, corpus="web2")  # resumes: no trial
     assert again[2] == 3
     path = write_best("pg", task, best, _tuning_record("test", n, [100], 1.0, value), tmp_path)
     settings = hyperparameters("pg", task, path=path)
-    assert all(settings["kwargs"][k] == v for k, v in best.items())
+    assert settings["kwargs"] == merge_settings(hyperparameters("pg", task)["kwargs"], best)
+    # a tuned nested setting keeps the published ones beside it (net_arch, activation)
+    assert settings["kwargs"]["policy_kwargs"]["net_arch"] == [128]
     assert json.loads(path.read_text())[task.env_id]["tuning"]["trials"] == 3

@@ -89,20 +89,31 @@ def load_hyperparameters(agent: str, backend: str = "sb3", path: Path | None = N
     return table
 
 
+def merge_settings(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``update``, nested dicts merged key by key (a task entry's
+    ``policy_kwargs: {"init_logit_std": 2}`` keeps the default's ``net_arch``)."""
+    out = dict(base)
+    for key, value in update.items():
+        nested = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = merge_settings(out[key], value) if nested else value
+    return out
+
+
 def hyperparameters(
     agent: str, task: Task, backend: str = "sb3", path: Path | None = None
 ) -> dict[str, Any]:
     """The agent's settings for ``task``: its file's ``default`` updated by the task's entry.
 
     Keys: ``n_timesteps`` (env steps: the published budget), ``n_envs`` (parallel envs),
-    ``kwargs`` (the algorithm's keyword arguments) and, where a tuning run produced them,
+    ``kwargs`` (the algorithm's keyword arguments; a task's entry overrides the default's
+    key by key, nested dicts too) and, where a tuning run produced them,
     ``tuning`` (its command, trials, seeds and wall time). ``path`` replaces the
     package's file (e.g. one written by ``hash-envs tune``).
     """
     table = load_hyperparameters(agent, backend, path)
     merged = {"n_envs": 1, "kwargs": {}, **table["default"]}
     for key, value in table.get(task.env_id, {}).items():
-        merged[key] = {**merged["kwargs"], **value} if key == "kwargs" else value
+        merged[key] = merge_settings(merged["kwargs"], value) if key == "kwargs" else value
     merged.pop("tuning", None)  # provenance, not a setting: it does not change a run
     return merged
 

@@ -38,16 +38,20 @@ __all__ = ["SEARCH_SPACES", "TUNABLE", "add_tune_parser", "suggest", "tune_agent
 #: (low, high, log), ``int`` (low, high, log) or ``categorical`` (choices). A dotted name
 #: sets a nested keyword argument (``policy_kwargs.net_arch``).
 SEARCH_SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
+    # PG and A2C: around the published recipe (1,024 envs, rewards of +-10, so an entropy
+    # coefficient of order 1; the random-hash start's logit spread).
     "pg": {
-        "learning_rate": ("float", 1e-4, 1e-1, True),
-        "ent_coef": ("float", 1e-5, 1e-1, True),
-        "n_steps": ("categorical", [1, 2, 4, 8, 16]),
+        "learning_rate": ("float", 3e-4, 3e-2, True),
+        "ent_coef": ("float", 1e-3, 3.0, True),
+        "n_steps": ("categorical", [4, 8, 16, 32]),
+        "policy_kwargs.init_logit_std": ("float", 1.0, 8.0, False),
     },
     "a2c": {
-        "learning_rate": ("float", 1e-4, 1e-1, True),
-        "ent_coef": ("float", 1e-5, 1e-1, True),
+        "learning_rate": ("float", 3e-4, 3e-2, True),
+        "ent_coef": ("float", 1e-3, 3.0, True),
         "vf_coef": ("float", 0.1, 1.0, False),
-        "n_steps": ("categorical", [1, 2, 4, 8, 16]),
+        "n_steps": ("categorical", [4, 8, 16, 32]),
+        "policy_kwargs.init_logit_std": ("float", 1.0, 8.0, False),
     },
     "sac": {
         "learning_rate": ("float", 1e-4, 1e-2, True),
@@ -90,14 +94,6 @@ def suggest(trial: Any, agent: str) -> dict[str, Any]:
     return kwargs
 
 
-def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        nested = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
-        out[key] = _merge(out[key], value) if nested else value
-    return out
-
-
 def run_trial(
     agent: str,
     task: Task,
@@ -113,12 +109,18 @@ def run_trial(
     and stops the trial by returning ``False`` (then ``nan`` is returned)."""
     import numpy as np
 
-    from agents.runs.benchmark import Run, _as_scored_agent, hyperparameters, train_sb3
+    from agents.runs.benchmark import (
+        Run,
+        _as_scored_agent,
+        hyperparameters,
+        merge_settings,
+        train_sb3,
+    )
     from agents.runs.curves import ScoreCurve, curve_points
     from hash_envs.evaluation import evaluate_agent, reference_scores
 
     settings = hyperparameters(agent, task)
-    settings["kwargs"] = _merge(settings["kwargs"], kwargs)
+    settings["kwargs"] = merge_settings(settings["kwargs"], kwargs)
     if steps is not None:
         settings["n_timesteps"] = steps
     references = reference_scores(task, corpus)
@@ -157,11 +159,11 @@ def write_best(
 ) -> Path:
     """``OUT/<agent>.json``: the published file with ``task``'s entry set to the best
     settings and the ``tuning`` record."""
-    from agents.runs.benchmark import _check_table, load_hyperparameters
+    from agents.runs.benchmark import _check_table, load_hyperparameters, merge_settings
 
     table = load_hyperparameters(agent)
     entry = dict(table.get(task.env_id, {}))
-    entry["kwargs"] = _merge(entry.get("kwargs", {}), best_kwargs)
+    entry["kwargs"] = merge_settings(entry.get("kwargs", {}), best_kwargs)
     entry["tuning"] = dict(tuning)
     table[task.env_id] = entry
     _check_table(table, f"the tuned {agent} settings")
