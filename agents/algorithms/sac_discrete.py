@@ -101,6 +101,16 @@ from stable_baselines3.common.utils import get_parameters_by_name, polyak_update
 from torch import nn
 from torch.nn import functional as F
 
+from agents.algorithms.policies import (
+    WORD_BYTES,
+    CodesLinear,
+    TableAwareHead,
+    _peaked_init,
+    sample_categorical,
+    word_byte_length,
+)
+from agents.common.layers import Sin
+
 __all__ = [
     "DEFAULT_TARGET_ENTROPY_SCALE",
     "CnnPolicy",
@@ -110,6 +120,7 @@ __all__ = [
     "MultiInputPolicy",
     "SACDiscrete",
     "SACDiscretePolicy",
+    "TableAwareNet",
     "check_discrete_action_space",
 ]
 
@@ -134,8 +145,147 @@ def check_discrete_action_space(action_space: spaces.Space) -> None:
         )
 
 
-class DiscreteActor(BasePolicy):
-    """Categorical policy: features extractor, then an MLP giving one logit per action."""
+def _activation(fn: type[nn.Module] | str) -> type[nn.Module]:
+    """An activation class, or one named ``"sin"``, ``"tanh"`` or ``"relu"``."""
+    if isinstance(fn, str):
+        if fn.lower() not in _ACTIVATIONS:
+            raise ValueError(f"activation_fn must be one of {sorted(_ACTIVATIONS)}, got {fn!r}")
+        return _ACTIVATIONS[fn.lower()]
+    return fn
+
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"sin": Sin, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def _table_aware(observation_space: spaces.Space) -> bool:
+    """Whether the observation is the table-aware envs' ``Dict(word, table)``."""
+    return (
+        isinstance(observation_space, spaces.Dict)
+        and set(observation_space.spaces) == {"word", "table"}
+        and isinstance(observation_space["table"], spaces.MultiBinary)
+    )
+
+
+class TableAwareNet(nn.Module):
+    """``head([word_net(word), table])`` with a :class:`TableAwareHead`: one output per bin,
+    ``Linear(word latent) + c * occupied(bin)`` with one learned scalar ``c``. Used for
+    the actor's logits and each critic's Q-values on ``Dict(word, table)`` observations:
+    the reward of a bin is +10 if it is empty and -10 if not, so ``Q = 10 - 20 * table``
+    is one scalar away, where a generic MLP on ``[word, table]`` must learn it per bin."""
+
+    def __init__(
+        self,
+        word_dim: int,
+        n_bins: int,
+        net_arch: list[int],
+        activation_fn: type[nn.Module],
+        codes: bool,
+        table_coef_init: float = 0.0,
+        table_coef_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not net_arch:
+            raise ValueError("a table-aware SACDiscrete network needs a hidden layer (net_arch)")
+        self.word_net = nn.Sequential(*create_mlp(word_dim, -1, net_arch, activation_fn))
+        if codes:
+            self.word_net[0].__class__ = CodesLinear
+        self.head = TableAwareHead(net_arch[-1], n_bins, None, table_coef_init, table_coef_scale)
+
+    def forward(self, features: tuple[th.Tensor, th.Tensor]) -> th.Tensor:
+        word, table = features
+        return self.head(th.cat([self.word_net(word), table], dim=1))
+
+    def taken(self, features: tuple[th.Tensor, th.Tensor], actions: th.Tensor) -> th.Tensor:
+        """The output of ``actions`` ``(batch, 1)`` only: one row of the head per sample."""
+        word, table = features
+        latent = self.word_net(word)
+        head = self.head.word
+        out = (latent * head.weight[actions[:, 0]]).sum(dim=1, keepdim=True)
+        coef = self.head.table_coef[0] * self.head.scale
+        return out + head.bias[actions] + coef * table.gather(1, actions)
+
+    def linears(self) -> list[nn.Linear]:
+        return [*(m for m in self.word_net if isinstance(m, nn.Linear)), self.head.word]
+
+
+def _mlp(features_dim: int, n_actions: int, net_arch: list[int], activation_fn: type[nn.Module], codes: bool) -> nn.Sequential:
+    """SB3's MLP; with ``codes`` its first layer reads byte codes (:class:`CodesLinear`)."""
+    net = nn.Sequential(*create_mlp(features_dim, n_actions, net_arch, activation_fn))
+    if codes:
+        net[0].__class__ = CodesLinear
+    return net
+
+
+def _taken(net: nn.Module, features: Any, actions: th.Tensor) -> th.Tensor:
+    """``net(features).gather(1, actions)`` without computing the other outputs."""
+    if isinstance(net, TableAwareNet):
+        return net.taken(features, actions)
+    if len(net) == 1:  # a linear network: its input is the features themselves
+        return net(features).gather(1, actions)
+    head = net[-1]
+    latent = net[:-1](features)
+    return (latent * head.weight[actions[:, 0]]).sum(dim=1, keepdim=True) + head.bias[actions]
+
+
+def _linears(net: nn.Module) -> list[nn.Linear]:
+    if isinstance(net, TableAwareNet):
+        return net.linears()
+    return [m for m in net if isinstance(m, nn.Linear)]
+
+
+class _WordFeatures:
+    """How an actor or critic reads its observation: SB3's features extractor, or, for
+    the hash envs' words, the byte codes themselves (``MultiDiscrete([256] * L)``: the
+    first layer gathers ``L`` columns instead of multiplying a one-hot vector of
+    ``256 L``) and, for ``Dict(word, table)``, the pair ``(word, table)``."""
+
+    observation_space: spaces.Space
+    byte_len: int | None
+    table_head: bool
+
+    def _setup_words(self, table_head: bool) -> int | None:
+        """``word_dim`` of a table-aware network (``None``: SB3's features)."""
+        space = self.observation_space
+        self.table_head = bool(table_head) and _table_aware(space)
+        word_space = space["word"] if self.table_head else space  # type: ignore[index]
+        self.byte_len = word_byte_length(word_space)
+        if not self.table_head:
+            return None
+        return 256 * self.byte_len if self.byte_len else int(np.prod(word_space.shape))
+
+    def word_features(self, obs: PyTorchObs) -> Any:
+        if self.table_head:
+            word = obs["word"]  # type: ignore[index]
+            word = word.long() if self.byte_len else word.float()
+            return word, obs["table"].float()  # type: ignore[index]
+        if self.byte_len is not None:
+            return obs.long()  # type: ignore[union-attr]
+        return self.extract_features(obs, self.features_extractor)  # type: ignore[attr-defined]
+
+
+def _init_net(
+    net: nn.Module,
+    init_logit_std: float | None,
+    init_input_std: float,
+    byte_len: int | None,
+    init_q: float | None = None,
+) -> None:
+    """A random-hash start (:func:`_peaked_init`: first layer of pre-activation spread
+    ``init_input_std``, every output of spread ``init_logit_std``) and, with ``init_q``,
+    an output layer of zero weights and bias ``init_q`` (every Q-value starts there)."""
+    linears = _linears(net)
+    if init_logit_std is not None:
+        fan = WORD_BYTES if byte_len else float(linears[0].in_features)
+        _peaked_init(linears, init_logit_std, init_input_std, fan, 1, byte_len)
+    if init_q is not None:
+        with th.no_grad():
+            linears[-1].weight.zero_()
+            linears[-1].bias.fill_(float(init_q))
+
+
+class DiscreteActor(_WordFeatures, BasePolicy):
+    """Categorical policy: features, then an MLP (``logits_net``) giving one logit per
+    action; a :class:`TableAwareNet` for ``Dict(word, table)`` observations."""
 
     action_space: spaces.Discrete
 
@@ -148,6 +298,11 @@ class DiscreteActor(BasePolicy):
         features_dim: int,
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
+        init_logit_std: float | None = None,
+        init_input_std: float = 3.0,
+        table_head: bool = True,
+        table_coef_init: float = 0.0,
+        table_coef_scale: float = 1.0,
     ) -> None:
         super().__init__(
             observation_space,
@@ -159,8 +314,22 @@ class DiscreteActor(BasePolicy):
         self.features_dim = features_dim
         self.activation_fn = activation_fn
         n_actions = int(self.action_space.n)
-        self.logits_net = nn.Sequential(
-            *create_mlp(features_dim, n_actions, net_arch, activation_fn)
+        word_dim = self._setup_words(table_head)
+        self.logits_net: nn.Module
+        if word_dim is not None:
+            self.logits_net = TableAwareNet(
+                word_dim, n_actions, net_arch, activation_fn, self.byte_len is not None,
+                table_coef_init, table_coef_scale,
+            )
+        else:
+            self.logits_net = _mlp(features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None)
+        _init_net(self.logits_net, init_logit_std, init_input_std, self.byte_len)
+        self.init_args = dict(
+            init_logit_std=init_logit_std,
+            init_input_std=init_input_std,
+            table_head=table_head,
+            table_coef_init=table_coef_init,
+            table_coef_scale=table_coef_scale,
         )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -171,13 +340,14 @@ class DiscreteActor(BasePolicy):
                 features_dim=self.features_dim,
                 activation_fn=self.activation_fn,
                 features_extractor=self.features_extractor,
+                **self.init_args,
             )
         )
         return data
 
     def logits(self, obs: PyTorchObs) -> th.Tensor:
         """Unnormalised log-probabilities, shape ``(batch, n_actions)``."""
-        return self.logits_net(self.extract_features(obs, self.features_extractor))
+        return self.logits_net(self.word_features(obs))
 
     def action_log_probs(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """``(pi(.|s), log pi(.|s))``, both ``(batch, n_actions)``; log-softmax keeps it finite."""
@@ -188,14 +358,16 @@ class DiscreteActor(BasePolicy):
         logits = self.logits(obs)
         if deterministic:
             return logits.argmax(dim=-1)
-        return th.distributions.Categorical(logits=logits).sample()
+        # inverse CDF, one uniform per row (torch.multinomial draws one per logit)
+        return sample_categorical(logits)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         return self(observation, deterministic)
 
 
-class DiscreteCritic(BaseModel):
-    """``n_critics`` Q-networks, each mapping features to Q(s, a) for every action ``a``."""
+class DiscreteCritic(_WordFeatures, BaseModel):
+    """``n_critics`` Q-networks, each mapping features to Q(s, a) for every action ``a``
+    (a :class:`TableAwareNet` each for ``Dict(word, table)`` observations)."""
 
     action_space: spaces.Discrete
 
@@ -210,6 +382,12 @@ class DiscreteCritic(BaseModel):
         normalize_images: bool = True,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        init_logit_std: float | None = None,
+        init_input_std: float = 3.0,
+        init_q: float | None = None,
+        table_head: bool = True,
+        table_coef_init: float = 0.0,
+        table_coef_scale: float = 1.0,
     ) -> None:
         super().__init__(
             observation_space,
@@ -222,18 +400,36 @@ class DiscreteCritic(BaseModel):
         self.share_features_extractor = share_features_extractor
         self.n_critics = n_critics
         n_actions = int(self.action_space.n)
+        word_dim = self._setup_words(table_head)
         self.q_networks: list[nn.Module] = []
         for idx in range(n_critics):
-            q_net = nn.Sequential(*create_mlp(features_dim, n_actions, net_arch, activation_fn))
+            q_net: nn.Module
+            if word_dim is not None:
+                q_net = TableAwareNet(
+                    word_dim, n_actions, net_arch, activation_fn, self.byte_len is not None,
+                    table_coef_init, table_coef_scale,
+                )
+            else:
+                q_net = _mlp(features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None)
+            _init_net(q_net, init_logit_std, init_input_std, self.byte_len, init_q)
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
 
-    def forward(self, obs: PyTorchObs) -> tuple[th.Tensor, ...]:
-        """One ``(batch, n_actions)`` tensor of Q-values per critic."""
+    def _features(self, obs: PyTorchObs) -> Any:
         # A features extractor shared with the actor is trained by the actor loss only.
         with th.set_grad_enabled(th.is_grad_enabled() and not self.share_features_extractor):
-            features = self.extract_features(obs, self.features_extractor)
+            return self.word_features(obs)
+
+    def forward(self, obs: PyTorchObs) -> tuple[th.Tensor, ...]:
+        """One ``(batch, n_actions)`` tensor of Q-values per critic."""
+        features = self._features(obs)
         return tuple(q_net(features) for q_net in self.q_networks)
+
+    def q_taken(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, ...]:
+        """``Q_i(s, a)`` ``(batch, 1)`` of the given actions ``(batch, 1)`` for each critic:
+        ``forward(obs)[i].gather(1, actions)``, computing one output row, not ``|A|``."""
+        features = self._features(obs)
+        return tuple(_taken(q_net, features, actions) for q_net in self.q_networks)
 
 
 class SACDiscretePolicy(BasePolicy):
@@ -267,7 +463,7 @@ class SACDiscretePolicy(BasePolicy):
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
         net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] = nn.ReLU,
+        activation_fn: type[nn.Module] | str = nn.ReLU,
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -275,8 +471,15 @@ class SACDiscretePolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        init_logit_std: float | None = None,
+        init_input_std: float = 3.0,
+        init_q: float | None = None,
+        table_head: bool = True,
+        table_coef_init: float = 0.0,
+        table_coef_scale: float = 1.0,
     ) -> None:
         check_discrete_action_space(action_space)
+        activation_fn = _activation(activation_fn)
         super().__init__(
             observation_space,
             action_space,
@@ -297,12 +500,22 @@ class SACDiscretePolicy(BasePolicy):
             "activation_fn": self.activation_fn,
             "normalize_images": normalize_images,
         }
-        self.actor_kwargs = {**self.net_args, "net_arch": actor_arch}
+        self.init_args = {
+            "init_logit_std": None if init_logit_std is None else float(init_logit_std),
+            "init_input_std": float(init_input_std),
+            "table_head": bool(table_head),
+            "table_coef_init": float(table_coef_init),
+            "table_coef_scale": float(table_coef_scale),
+        }
+        self.init_q = None if init_q is None else float(init_q)
+        self.actor_kwargs = {**self.net_args, "net_arch": actor_arch, **self.init_args}
         self.critic_kwargs = {
             **self.net_args,
             "net_arch": critic_arch,
             "n_critics": n_critics,
             "share_features_extractor": share_features_extractor,
+            **self.init_args,
+            "init_q": self.init_q,
         }
         self.share_features_extractor = share_features_extractor
         self._build(lr_schedule)
@@ -344,6 +557,8 @@ class SACDiscretePolicy(BasePolicy):
                 optimizer_kwargs=self.optimizer_kwargs,
                 features_extractor_class=self.features_extractor_class,
                 features_extractor_kwargs=self.features_extractor_kwargs,
+                init_q=self.init_q,
+                **self.init_args,
             )
         )
         return data
@@ -382,7 +597,7 @@ class CnnPolicy(SACDiscretePolicy):
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
         net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] = nn.ReLU,
+        activation_fn: type[nn.Module] | str = nn.ReLU,
         features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -390,6 +605,7 @@ class CnnPolicy(SACDiscretePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             observation_space,
@@ -404,6 +620,7 @@ class CnnPolicy(SACDiscretePolicy):
             optimizer_kwargs,
             n_critics,
             share_features_extractor,
+            **kwargs,
         )
 
 
@@ -416,7 +633,7 @@ class MultiInputPolicy(SACDiscretePolicy):
         action_space: spaces.Discrete,
         lr_schedule: Schedule,
         net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] = nn.ReLU,
+        activation_fn: type[nn.Module] | str = nn.ReLU,
         features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
@@ -424,6 +641,7 @@ class MultiInputPolicy(SACDiscretePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             observation_space,
@@ -438,6 +656,7 @@ class MultiInputPolicy(SACDiscretePolicy):
             optimizer_kwargs,
             n_critics,
             share_features_extractor,
+            **kwargs,
         )
 
 
@@ -631,16 +850,19 @@ class SACDiscrete(OffPolicyAlgorithm):
 
             # --- Critic: soft Bellman target with the exact expectation over a' -------
             with th.no_grad():
-                next_pi, next_log_pi = self.actor.action_log_probs(data.next_observations)
-                next_q = th.min(th.stack(self.critic_target(data.next_observations)), dim=0).values
-                # Eq. (10): V(s') = sum_a' pi(a'|s') [min_i Q_i'(s', a') - alpha log pi(a'|s')]
-                next_v = (next_pi * (next_q - alpha * next_log_pi)).sum(dim=1, keepdim=True)
-                # y = r + gamma (1 - done) V(s')
-                target_q = data.rewards + (1.0 - data.dones) * discounts * next_v
+                if self.gamma == 0.0:
+                    # every reward is immediate (the hash tables): y = r, no bootstrap
+                    target_q = data.rewards
+                else:
+                    next_pi, next_log_pi = self.actor.action_log_probs(data.next_observations)
+                    next_q = th.min(th.stack(self.critic_target(data.next_observations)), dim=0).values
+                    # Eq. (10): V(s') = sum_a' pi(a'|s') [min_i Q_i'(s', a') - alpha log pi(a'|s')]
+                    next_v = (next_pi * (next_q - alpha * next_log_pi)).sum(dim=1, keepdim=True)
+                    # y = r + gamma (1 - done) V(s')
+                    target_q = data.rewards + (1.0 - data.dones) * discounts * next_v
 
-            # Q_i(s, a) for the stored action a, for every critic i
-            current_q_all = self.critic(data.observations)
-            current_q = [q.gather(1, actions) for q in current_q_all]
+            # Q_i(s, a) for the stored action a, for every critic i (one output row each)
+            current_q = self.critic.q_taken(data.observations, actions)
             # J_Q = sum_i 1/2 E[(Q_i(s, a) - y)^2]
             critic_loss = 0.5 * sum(F.mse_loss(q, target_q) for q in current_q)
             self.critic.optimizer.zero_grad()
