@@ -542,6 +542,127 @@ def test_vector_env_bad_actions_raise(vec_cls: type, words: list[str]) -> None:
     vec.step(np.array([3, 3, 3], dtype=np.int32))
 
 
+def test_vector_env_action_checks_on_the_fast_path(words: list[str]) -> None:
+    """int64 batches take a shortcut past the general checks; every other batch does not.
+    Both must accept and refuse the same actions, with the same messages."""
+    vec = StatelessHashVectorEnv(num_envs=3, corpus=words, n_words=3, n_bins=200)
+    vec.reset(seed=0)
+    message = r"actions must lie in the table's bins 0\.\.199"
+    for actions in (
+        np.array([0, -1, 5], dtype=np.int64),  # negative: a huge number read unsigned
+        np.array([0, 200, 5], dtype=np.int64),
+        np.array([0, np.iinfo(np.int64).min, 5], dtype=np.int64),
+        np.array([0, -1, 5], dtype=np.int8),  # int8 cannot hold 200: the general check
+        np.array([0, 2**63, 5], dtype=np.uint64),
+        np.array([0, -1, 5], dtype=">i8"),  # non-native byte order
+    ):
+        with pytest.raises(ValueError, match=message):
+            vec.step(actions)
+    strided = np.array([[7, 0], [199, 0], [0, 0]], dtype=np.int64)[:, 0]  # not contiguous
+    big_endian = np.array([7, 199, 0], dtype=">i8")
+    for actions in (strided, big_endian, np.array([7, 199, 0], dtype=np.int16)):
+        np.testing.assert_array_equal(vec.actions_to_bins(actions), [7, 199, 0])
+        assert vec.actions_to_bins(actions).dtype == np.int64
+    exact = np.array([7, 199, 0], dtype=np.int64)
+    assert vec.actions_to_bins(exact) is exact  # as before: astype(copy=False)
+    assert vec._t == 0 and vec._loads.sum() == 0  # nothing happened
+
+
+@pytest.mark.parametrize("n_bins", [6, 9])  # 3 x 2 cells (no wrap), 3 x 3 == 9 (no wrap)
+def test_factorised_actions_checked_and_mapped(n_bins: int, words: list[str]) -> None:
+    vec = StatelessHashVectorEnv(
+        num_envs=3, corpus=words, n_words=3, n_bins=n_bins, factorize_bins=True
+    )
+    rows, cols = vec.single_action_space.nvec
+    vec.reset(seed=0)
+    for bad in (
+        [[0, 0], [-1, 0], [0, 0]],
+        [[0, 0], [rows, 0], [0, 0]],
+        [[0, cols], [0, 0], [0, 0]],
+    ):
+        with pytest.raises(ValueError, match=r"factorised actions must lie in MultiDiscrete"):
+            vec.step(np.array(bad, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"factorised actions must lie in MultiDiscrete"):
+        vec.step(np.array([[0, 0], [2**63, 0], [0, 0]], dtype=np.uint64))
+    cells = np.array([[0, 0], [rows - 1, cols - 1], [1, 1]])
+    expected = (cells[:, 0] * cols + cells[:, 1]) % n_bins
+    np.testing.assert_array_equal(vec.actions_to_bins(cells), expected)
+    wrapped = StatelessHashVectorEnv(  # 1000 bins: 32 x 32 cells, the last 24 wrap
+        num_envs=2, corpus=words, n_words=3, n_bins=1000, factorize_bins=True
+    )
+    bins = wrapped.actions_to_bins(np.array([[31, 31], [31, 7]]))
+    np.testing.assert_array_equal(bins, [(31 * 32 + 31) % 1000, (31 * 32 + 7) % 1000])
+    assert vec._t == 0 and vec._loads.sum() == 0
+
+
+@pytest.mark.parametrize("factorize_bins", [False, True])
+@pytest.mark.parametrize("autoreset_mode", ["NEXT_STEP", "SAME_STEP"])
+def test_table_aware_vector_env_copy_false_is_its_buffer(
+    autoreset_mode: str, factorize_bins: bool, words: list[str]
+) -> None:
+    """``copy=False`` (Gymnasium's SyncVectorEnv convention) returns the same values as the
+    default, but ``obs["table"]`` is the env's own table, updated in place; the final
+    observations of SAME_STEP are still copies, so the reset does not wipe them."""
+    num_envs, n_words, n_bins, episodes = 4, 5, 6, 3
+    kwargs = dict(
+        num_envs=num_envs,
+        corpus=words,
+        n_words=n_words,
+        n_bins=n_bins,
+        autoreset_mode=autoreset_mode,
+        factorize_bins=factorize_bins,
+    )
+    fresh = TableAwareHashVectorEnv(**kwargs)
+    shared = TableAwareHashVectorEnv(copy=False, **kwargs)
+    assert fresh.copy is True and shared.copy is False
+    assert shared.observation_space == fresh.observation_space
+    assert shared.action_space == fresh.action_space
+    obs_f, info_f = fresh.reset(seed=3)
+    obs_s, info_s = shared.reset(seed=3)
+    assert_obs_equal(obs_s, obs_f)
+    assert_info_equal(info_s, info_f)
+    assert obs_s["table"] is shared._table and obs_f["table"] is not fresh._table
+    first_table = obs_s["table"]
+    fresh.action_space.seed(1)
+    finals = 0
+    for _ in range(episodes * (n_words + 1)):
+        actions = fresh.action_space.sample()
+        out_f = fresh.step(actions)
+        out_s = shared.step(actions)
+        assert_obs_equal(out_s[0], out_f[0])
+        assert out_s[0]["table"].dtype == out_f[0]["table"].dtype == np.int8
+        assert out_s[0]["table"] is first_table  # the one buffer, every step
+        for a, b in zip(out_s[1:4], out_f[1:4], strict=True):
+            np.testing.assert_array_equal(a, b)
+        info_s, info_f = out_s[4], out_f[4]
+        assert info_s.keys() == info_f.keys()
+        final = ("final_obs", "final_info")
+        assert_info_equal(
+            *({k: v for k, v in i.items() if k not in final} for i in (info_s, info_f))
+        )
+        assert shared.observation_space.contains(out_s[0])
+        if "final_obs" in info_s:
+            finals += 1
+            assert_info_equal(info_s["final_info"], info_f["final_info"])
+            for row_s, row_f in zip(info_s["final_obs"], info_f["final_obs"], strict=True):
+                assert_obs_equal(row_s, row_f)
+                assert row_s["table"].any()  # the full table, not the reset one
+                assert not np.shares_memory(row_s["table"], first_table)
+    assert finals == (episodes if autoreset_mode == "SAME_STEP" else 0)
+
+
+def test_table_aware_vector_env_default_copies_are_the_callers(words: list[str]) -> None:
+    vec = TableAwareHashVectorEnv(num_envs=2, corpus=words, n_words=4, n_bins=4)
+    obs, _ = vec.reset(seed=0)
+    obs["table"][:] = 1  # the caller's array: writing to it changes nothing in the env
+    obs2, *_ = vec.step(np.array([0, 3]))
+    np.testing.assert_array_equal(obs2["table"], [[1, 0, 0, 0], [0, 0, 0, 1]])
+    obs3, *_ = vec.step(np.array([1, 3]))
+    np.testing.assert_array_equal(obs2["table"], [[1, 0, 0, 0], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(obs3["table"], [[1, 1, 0, 0], [0, 0, 0, 1]])
+    assert not np.shares_memory(obs2["table"], obs3["table"])
+
+
 # --------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------

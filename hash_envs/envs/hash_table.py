@@ -69,16 +69,32 @@ def actions_to_bins(actions: np.ndarray, n_bins: int, factorize_bins: bool) -> n
     if not factorize_bins:
         if actions.ndim != 1:
             raise ValueError(f"actions must be a batch of bins, got shape {actions.shape}")
-        if actions.size and (actions.min() < 0 or actions.max() >= n_bins):
+        if actions.size and _out_of_range(actions, n_bins):
             raise ValueError(f"actions must lie in the table's bins 0..{n_bins - 1}")
         return actions.astype(np.int64, copy=False)
     rows, cols = bin_layout(n_bins)
     if actions.ndim != 2 or actions.shape[1] != 2:
         raise ValueError(f"factorised actions must be (row, col) pairs, got shape {actions.shape}")
     cells = actions.astype(np.int64)
-    if cells.size and (cells.min() < 0 or cells[:, 0].max() >= rows or cells[:, 1].max() >= cols):
-        raise ValueError(f"factorised actions must lie in MultiDiscrete([{rows}, {cols}])")
-    return (cells[:, 0] * cols + cells[:, 1]) % n_bins
+    if cells.size:
+        unsigned = cells.view(np.uint64)  # negatives read as huge: one max per column
+        if unsigned[:, 0].max() >= rows or unsigned[:, 1].max() >= cols:
+            raise ValueError(f"factorised actions must lie in MultiDiscrete([{rows}, {cols}])")
+    bins = cells[:, 0] * cols
+    bins += cells[:, 1]
+    if rows * cols > n_bins:  # otherwise every cell already names its own bin
+        np.remainder(bins, n_bins, out=bins)
+    return bins
+
+
+def _out_of_range(actions: np.ndarray, n_bins: int) -> bool:
+    """Whether any integer action lies outside ``0 .. n_bins - 1`` (``actions`` non-empty).
+
+    For signed actions whose type holds ``n_bins``, one pass over the bits read as unsigned
+    (negatives become values ``>= 2**(bits - 1) >= n_bins``) replaces a min and a max."""
+    if actions.dtype.kind == "i" and n_bins <= np.iinfo(actions.dtype).max:
+        return bool(actions.view(actions.dtype.str.replace("i", "u")).max() >= n_bins)
+    return bool(actions.min() < 0 or actions.max() >= n_bins)
 
 
 def _autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -96,6 +112,13 @@ def _row(batch: Any, i: int) -> Any:
     if isinstance(batch, dict):
         return {key: value[i] for key, value in batch.items()}
     return batch[i]
+
+
+def _copy_obs(batch: Any) -> Any:
+    """A copy of a batched observation (an array or a dict of arrays)."""
+    if isinstance(batch, dict):
+        return {key: value.copy() for key, value in batch.items()}
+    return batch.copy()
 
 
 def _draw_episode(rng: np.random.Generator, pool: WordPool, n_words: int) -> np.ndarray:
@@ -405,6 +428,15 @@ class StatelessHashVectorEnv(VectorEnv):
     Info arrays (with Gymnasium's ``_key`` masks): ``collisions``, ``occupied_bins``,
     ``max_load``, and on the final step of an episode ``episode_return`` and
     ``expected_collisions``.
+
+    ``copy`` follows Gymnasium's ``SyncVectorEnv(copy=...)``: ``True`` (default) makes
+    every observation returned by :meth:`reset` and :meth:`step` the caller's own array;
+    ``False`` lets them return the env's buffers, which the next ``step`` / ``reset``
+    overwrites in place (copy what you keep). Only :class:`TableAwareHashVectorEnv`
+    has such a buffer, its ``(num_envs, n_bins)`` table, whose per-step copy is most of
+    its step time at 1,024 envs; the word observation, rewards, flags and infos are new
+    arrays every step either way, and ``info["final_obs"]`` (``SAME_STEP``) is always a
+    copy.
     """
 
     metadata = {
@@ -429,6 +461,7 @@ class StatelessHashVectorEnv(VectorEnv):
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         factorize_bins: bool = False,
+        copy: bool = True,
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -446,6 +479,7 @@ class StatelessHashVectorEnv(VectorEnv):
         self.reward_occupied = float(reward_occupied)
         self.render_mode = render_mode
         self.factorize_bins = bool(factorize_bins)
+        self.copy = bool(copy)
         self.single_action_space = _action_space(self.n_bins, self.factorize_bins)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = self._single_obs_space()
@@ -536,9 +570,9 @@ class StatelessHashVectorEnv(VectorEnv):
             return self._get_obs(), np.zeros(n), truncated.copy(), truncated, self._info()
 
         cells = self._row_offsets + actions
-        load = np.take(self._loads_flat, cells)
+        load = self._loads_flat[cells]
         load += 1
-        np.put(self._loads_flat, cells, load)
+        self._loads_flat[cells] = load  # flat fancy indexing: faster than np.put here
         empty = load == 1
         reward = np.where(empty, self.reward_empty, self.reward_occupied)
         self._occupied += empty
@@ -555,6 +589,8 @@ class StatelessHashVectorEnv(VectorEnv):
         terminated = np.full(n, self._t == self.n_words)
         obs, info = self._get_obs(), self._info()
         if self._t == self.n_words and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+            if not self.copy:  # the final observations must outlive the buffers' reset
+                obs = _copy_obs(obs)
             final_obs = np.empty(n, dtype=object)
             for i in range(n):
                 final_obs[i] = _row(obs, i)
@@ -573,6 +609,14 @@ class StatelessHashVectorEnv(VectorEnv):
 
     def actions_to_bins(self, actions: Any) -> np.ndarray:
         """The bins a batch of ``num_envs`` actions names (checked)."""
+        if (  # fast path: an int64 batch of valid bins is its own answer (as below)
+            type(actions) is np.ndarray
+            and actions.dtype == np.int64
+            and actions.shape == (self.num_envs,)
+            and not self.factorize_bins
+            and actions.view(np.uint64).max() < self.n_bins  # negatives read as huge
+        ):
+            return actions
         actions = np.asarray(actions)
         if actions.shape != self.action_space.shape or not np.issubdtype(actions.dtype, np.integer):
             wanted = "(row, col) pairs" if self.factorize_bins else "integer bins"
@@ -595,11 +639,17 @@ class StatelessHashVectorEnv(VectorEnv):
 
 
 class TableAwareHashVectorEnv(StatelessHashVectorEnv):
-    """``num_envs`` copies of :class:`TableAwareHashEnv` stepped together in numpy."""
+    """``num_envs`` copies of :class:`TableAwareHashEnv` stepped together in numpy.
+
+    With ``copy=False`` (see :class:`StatelessHashVectorEnv`) ``obs["table"]`` is the env's
+    own ``(num_envs, n_bins)`` table, updated in place by every later ``step`` and zeroed
+    by a reset; the default ``copy=True`` returns a new copy of it each time.
+    """
 
     def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
         super().__init__(num_envs, **kwargs)
         self._table = np.zeros((self.num_envs, self.n_bins), dtype=np.int8)
+        self._table_flat = self._table.reshape(-1)
 
     def _single_obs_space(self) -> spaces.Space:
         return spaces.Dict(
@@ -611,7 +661,9 @@ class TableAwareHashVectorEnv(StatelessHashVectorEnv):
         self._table.fill(0)
 
     def _on_place(self, cells: np.ndarray, empty: np.ndarray) -> None:
-        self._table.reshape(-1)[cells[empty]] = 1
+        # Every chosen bin holds a word now: no need to pick out the newly occupied ones.
+        self._table_flat[cells] = 1
 
     def _get_obs(self) -> dict[str, np.ndarray]:
-        return {"word": super()._get_obs(), "table": self._table.copy()}
+        table = self._table.copy() if self.copy else self._table
+        return {"word": super()._get_obs(), "table": table}
