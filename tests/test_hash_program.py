@@ -7,6 +7,7 @@ Offline: the env runs on the embedded web2 corpus.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -432,3 +433,16 @@ def test_searches_keep_their_budget_and_are_seeded() -> None:
     assert result.curve.size == 40 and isinstance(result.program, Program)
     with pytest.raises(ValueError, match="unknown program search"):
         train_program("sgd", evaluations=1)
+
+
+def test_cli_train_searches_hash_program_and_writes_a_loadable_program(tmp_path) -> None:
+    from hash_envs.cli import main
+
+    args = ["train", "--task", "HashProgram", "--algo", "random", "--evaluations", "5"]
+    args += ["--env-kwargs", json.dumps(ENV_KW), "--out", str(tmp_path)]
+    assert main(args) == 0
+    program = load_program(tmp_path / "program.hprog")
+    assert program.instructions[-1] == "end"
+    # a program search is not an env-step algorithm, and vice versa: clear errors
+    assert main(["train", "--task", "HashProgram", "--algo", "pg", "--out", str(tmp_path)]) == 2
+    assert main(["train", "--task", "Memorize100", "--algo", "evolution", "--timesteps", "1"]) == 2

@@ -14,6 +14,9 @@ ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg", "pilot-q")
 # agents.runs.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
 RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
 BACKEND_ALGOS = {"sb3": ALGOS, "rllib": RLLIB_ALGOS}
+#: Searches of hash_envs/HashProgram-v0 (hash_envs.program_search.SEARCHES), by name.
+PROGRAM_ALGOS = ("maskable-ppo", "evolution", "random")
+PROGRAM_ENV = "hash_envs/HashProgram-v0"
 
 
 def _json(text: str) -> dict[str, Any]:
@@ -165,7 +168,42 @@ def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
     return functools.partial(RLlibPolicyHash, module, observation_space, action_space)
 
 
+def _train_program(args: argparse.Namespace) -> int:
+    """``--task HashProgram``: a program search; writes ``OUT/program.hprog``."""
+    from hash_envs.program_search import train_program
+
+    if args.algo not in PROGRAM_ALGOS:
+        raise ValueError(
+            f"{PROGRAM_ENV} is trained by {', '.join(PROGRAM_ALGOS)}, not {args.algo!r}"
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = train_program(
+        args.algo,
+        seed=args.seed,
+        evaluations=args.evaluations,
+        env_kwargs=args.env_kwargs,
+        **args.algo_kwargs,
+    )
+    path = result.program.save(out / "program.hprog")
+    print(
+        f"{args.algo} wrote {args.evaluations:,} programs in {result.seconds:.1f} s; the best "
+        f"(reward {result.reward:.3f}): {' '.join(result.program.instructions)} -> {path}"
+    )
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.task is not None:
+        args.env = args.task if "/" in args.task else f"hash_envs/{args.task}-v0"
+    if args.env == PROGRAM_ENV:
+        if args.evaluations < 1:
+            raise ValueError(f"--evaluations must be >= 1, got {args.evaluations}")
+        return _train_program(args)
+    if args.algo in PROGRAM_ALGOS and args.algo not in ALGOS:
+        raise ValueError(f"{args.algo!r} searches {PROGRAM_ENV} only (--task HashProgram)")
+    if args.timesteps is None:
+        raise ValueError("--timesteps is required (env steps to train for)")
     if args.algo not in BACKEND_ALGOS[args.backend]:
         raise ValueError(
             f"unknown algorithm {args.algo!r} for --backend {args.backend}; choose from "
@@ -223,7 +261,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train an agent; export its hash function")
     parser.add_argument(
-        "--algo", choices=sorted({*ALGOS, *RLLIB_ALGOS}), required=True, help="see --backend"
+        "--algo",
+        choices=sorted({*ALGOS, *RLLIB_ALGOS, *PROGRAM_ALGOS}),
+        required=True,
+        help=f"see --backend; {PROGRAM_ENV}: {', '.join(PROGRAM_ALGOS)}",
     )
     parser.add_argument(
         "--backend",
@@ -239,9 +280,18 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         "--address", help="rllib: Ray cluster HOST:PORT (default: start a local Ray instance)"
     )
     parser.add_argument("--env", default="hash_envs/StatelessHash-v0", help="Gymnasium env id")
+    parser.add_argument(
+        "--task", help="instead of --env: a task or env name, e.g. Memorize1k or HashProgram"
+    )
+    parser.add_argument(
+        "--evaluations",
+        type=int,
+        default=20_000,
+        help=f"{PROGRAM_ENV}: programs to evaluate (default 20000)",
+    )
     parser.add_argument("--env-kwargs", type=_json, default={}, help="JSON object")
     parser.add_argument("--algo-kwargs", type=_json, default={}, help="JSON object")
-    parser.add_argument("--timesteps", type=int, required=True)
+    parser.add_argument("--timesteps", type=int, help="env steps (not for HashProgram)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--n-envs", type=int, default=1, help=">1 uses the native vector env (rllib: per runner)"
