@@ -71,7 +71,7 @@ class PG(OnPolicyAlgorithm):
        + uniform_coef * mean(KL(uniform || pi))`` (the last a log-barrier that keeps every
        action sampled now and then), one gradient step, computed in blocks of the rollout
        with the softmax gradient in closed form
-       (:func:`agents.algorithms.policies.policy_gradient_update`).
+       (``agents.algorithms.policies.policy_gradient_update``).
 
     Defaults: ``gamma=1.0`` (the episodic return, as in the paper), ``n_steps=1000`` (one
     episode of the default hash environment), Adam with ``learning_rate=1e-3``,
