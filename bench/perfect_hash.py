@@ -15,10 +15,14 @@ the same process, one thread each; a missing library is skipped with a message.
 Reported per size and contender, medians of runs interleaved between contenders:
 
 * build: wall time from the word list to the finished function (hashing the words
-  included; ``--build-repeats`` runs);
+  included; ``--build-repeats`` runs, after one untimed warm-up build per contender,
+  which for PilotQ loads or compiles its numba kernels: ``first_build_s`` in the JSON);
 * bits/key: the saved artifact's size in bytes, x 8 / N (every stored byte);
-* query: ns per word of ``hash_many`` on the N words, each run on freshly built string
-  objects (``--repeats`` runs);
+* query (issue 34's protocol): ns per word of each contender's batched query on the same
+  list of N ``str`` -- phobic's own ``lookup(words, num_threads=1)``, PilotQ's and
+  bbhash's ``hash_many`` -- encoding included, interleaved, ``--batched-repeats`` runs;
+* fresh-str query (issue 16's protocol): ``hash_many`` of each loaded artifact (phobic
+  through its wrapper) on freshly built string objects (``--repeats`` runs);
 * collisions: recomputed from the saved artifact, loaded back, on the N words;
 * the ratios PilotQ / peer of the three.
 
@@ -46,6 +50,7 @@ from typing import Any
 from _results import write_results  # bench/: scripts run as python bench/NAME.py
 
 from agents.algorithms.pilot_q import PilotQ
+from agents.common import pilots_kernel
 from agents.common.pilots import PilotHash
 from hash_envs import corpus, metrics
 from hash_envs.hashing import HashFunction, load_artifact
@@ -79,10 +84,27 @@ def builders(args: argparse.Namespace) -> dict[str, Callable[[list[str]], HashFu
     return found
 
 
+def batched_query(h: HashFunction) -> Callable[[list[str]], Any]:
+    """A contender's batched query on a list of ``str``: phobic's own
+    ``lookup(words, num_threads=1)`` (its list of ints, no wrapper), the others'
+    ``hash_many`` (PilotQ: UTF-8 buffer + compiled pass; bbhash: XXH3-64 per word, then
+    ``lookup_many``)."""
+    phf = getattr(h, "phf", None)
+    if phf is not None:
+        return lambda words: phf.lookup(words, num_threads=1)
+    return h.hash_many
+
+
 def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> dict[str, Any]:
     words = corpus.subset(moby, n, seed=0)
+    load_start = os.getloadavg()
     build = builders(args)
     built: dict[str, HashFunction] = {}
+    first_build_s = {}
+    for name, make in build.items():  # untimed warm-up: numba's compile or cache load
+        start = time.perf_counter()
+        make(words)
+        first_build_s[name] = time.perf_counter() - start
     build_s: dict[str, list[float]] = {name: [] for name in build}
     for _ in range(args.build_repeats):  # interleaved: each contender once per round
         for name, make in build.items():
@@ -91,9 +113,21 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
             build_s[name].append(time.perf_counter() - start)
     paths = {name: h.save(tmp / f"{name}_{n}{SUFFIX[name]}") for name, h in built.items()}
     loaded = {name: load_artifact(path) for name, path in paths.items()}
+    batched = {name: batched_query(h) for name, h in loaded.items()}
+    for name, h in loaded.items():  # warm-up of both protocols
+        h.hash_many(words[:1000])
+        batched[name](words[:1000])
+    # Issue 34's protocol: the same list of str for everyone, each contender's batched
+    # query (phobic: lookup(words, num_threads=1)), interleaved rounds, median.
+    batched_s: dict[str, list[float]] = {name: [] for name in loaded}
+    for _ in range(args.batched_repeats):
+        for name, query in batched.items():
+            start = time.perf_counter()
+            query(words)
+            batched_s[name].append(time.perf_counter() - start)
+    # Issue 16's protocol: hash_many of the loaded artifact (phobic through the
+    # PhobicHash wrapper: UTF-8 bytes, then an int64 array) on fresh string objects.
     query_s: dict[str, list[float]] = {name: [] for name in loaded}
-    for h in loaded.values():
-        h.hash_many(words[:1000])  # warm-up
     for _ in range(args.repeats):
         for name, h in loaded.items():
             fresh = pickle.loads(pickle.dumps(words, protocol=pickle.HIGHEST_PROTOCOL))
@@ -119,9 +153,13 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
         contenders[name] = {
             "build_s": statistics.median(build_s[name]),
             "build_runs_s": build_s[name],
+            "first_build_s": first_build_s[name],
             "size_bytes": paths[name].stat().st_size,
             "bits_per_key": 8 * paths[name].stat().st_size / n,
-            "query_ns_per_key": statistics.median(query_s[name]) / n * 1e9,
+            "query_ns_per_key": statistics.median(batched_s[name]) / n * 1e9,
+            "query_runs_s": batched_s[name],
+            "query_fresh_ns_per_key": statistics.median(query_s[name]) / n * 1e9,
+            "query_fresh_runs_s": query_s[name],
             "collisions": metrics.summarize(h.hash_many(words), n)["collisions"],
             "leaderboard": tracks[str(paths[name])],
         }
@@ -130,7 +168,7 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
         if name != "pilot-q":
             peer["ours_over_peer"] = {
                 key: ours[key] / peer[key]
-                for key in ("build_s", "bits_per_key", "query_ns_per_key")
+                for key in ("build_s", "bits_per_key", "query_ns_per_key", "query_fresh_ns_per_key")
             }
     agent = build["pilot-q"].agents[-1]  # type: ignore[attr-defined]
     h = built["pilot-q"]
@@ -152,30 +190,44 @@ def run_size(n: int, args: argparse.Namespace, moby: list[str], tmp: Path) -> di
             "history": [vars(s) for s in agent.history],
         },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_avg_start": load_start,
         "load_avg": os.getloadavg(),
     }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("numpy", "numba", "phobic", "bbhash"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| words = bins | contender | collisions | build | bits/key | query ns/key | "
-        "× `hash()` | PilotQ ÷ it: build | bits/key | query |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "fresh-str ns/key | × `hash()` | PilotQ ÷ it: build | bits/key | query | "
+        "fresh-str query |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for name, c in r["contenders"].items():
             ratio = c.get("ours_over_peer")
             ratios = (
-                f"{ratio['build_s']:.1f}× | {ratio['bits_per_key']:.2f}× | "
-                f"{ratio['query_ns_per_key']:.2f}×"
+                f"{ratio['build_s']:.2f}× | {ratio['bits_per_key']:.2f}× | "
+                f"{ratio['query_ns_per_key']:.2f}× | {ratio['query_fresh_ns_per_key']:.2f}×"
                 if ratio
-                else " | | "
+                else " | | | "
             )
             speed = c["leaderboard"]["speed"]
             lines.append(
-                f"| {r['words']:,} | {name} | {c['collisions']:,} | {c['build_s']:.2f} s | "
+                f"| {r['words']:,} | {name} | {c['collisions']:,} | {c['build_s'] * 1e3:.1f} ms | "
                 f"{c['bits_per_key']:.2f} | {c['query_ns_per_key']:.0f} | "
-                f"{speed['ratio_to_builtin']:.1f} | {ratios} |"
+                f"{c['query_fresh_ns_per_key']:.0f} | {speed['ratio_to_builtin']:.1f} | {ratios} |"
             )
     refs = ", ".join(f"{name} {bits}" for name, bits in REFERENCES.items())
     lines.append("")
@@ -225,8 +277,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the word hashes")
     parser.add_argument("--budget", type=float, default=3600.0, help="training seconds per size")
     parser.add_argument("--peers", action="store_true", help="also build phobic and bbhash")
-    parser.add_argument("--build-repeats", type=int, default=3, help="builds (median)")
-    parser.add_argument("--repeats", type=int, default=11, help="query runs (median)")
+    parser.add_argument("--build-repeats", type=int, default=5, help="builds (median)")
+    parser.add_argument(
+        "--batched-repeats", type=int, default=5, help="batched query runs, same list (median)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=11, help="fresh-string query runs and speed track (median)"
+    )
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
 
@@ -238,6 +295,8 @@ def main() -> None:
     report = {
         "benchmark": "perfect_hash",
         "agent": "agents.PilotQ",
+        "numba_kernels": pilots_kernel.available(),
+        "versions": versions(),
         "python": platform.python_version(),
         "argv": sys.argv[1:],
         "references_bits_per_key": REFERENCES,
