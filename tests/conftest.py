@@ -76,3 +76,12 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def private_reference_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Reference scores are cached per corpus; keep the tests' cache out of the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HASH_ENVS_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()

@@ -14,14 +14,7 @@ from agents.runs.benchmark import Run, hyperparameters, run_one
 from hash_envs.evaluation import reference_scores
 from hash_envs.tasks import TASKS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Reference scores are cached per corpus; keep the tests' cache out of the user's."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HASH_ENVS_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_reference_cache")
 
 
 def _published_run(agent: str, tier: str) -> dict:

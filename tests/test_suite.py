@@ -21,13 +21,7 @@ from hash_envs.tasks import TASKS, get_task, resolve_tasks
 OFFLINE_TASKS = [t for t in TASKS if "Moby" not in t]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Reference scores are cached per corpus; keep the tests' cache out of the user's."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HASH_ENVS_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_reference_cache")
 
 
 class DictHash(HashFunction):
