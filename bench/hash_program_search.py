@@ -1,8 +1,8 @@
 """Program search on ``hash_envs/HashProgram-v0``: an RL agent against two search baselines.
 
-Random search, a steady-state evolutionary search and sb3-contrib's ``MaskablePPO``
-(:func:`hash_envs.program_search.train_program`) each get the same number of program
-evaluations on the same env, for several seeds. Writes ``search.json`` (everything:
+Random search, a steady-state evolutionary search, sb3-contrib's ``MaskablePPO`` and the
+design card's PG and A2C (masked, :mod:`agents.runs.program_search`) each get the same
+number of program evaluations on the same env, for several seeds. Writes ``search.json`` (everything:
 curves, best programs, the 50 best distinct programs per run), ``search.md`` (the table)
 and ``search.png`` (best reward vs evaluations, mean over seeds, min-max band) to
 ``--out``, with each run's best program put through the full quality harness and the
@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_results  # noqa: E402
 
+from agents.runs.program_search import PROGRAM_ALGOS, train_program  # noqa: E402
 from hash_envs import corpus as corpus_lib  # noqa: E402
 from hash_envs.program import Program, ProgramHash  # noqa: E402
-from hash_envs.program_search import train_program  # noqa: E402
 
-ALGOS = ("random", "evolution", "maskable-ppo")
+ALGOS = PROGRAM_ALGOS
 CURVE_POINTS = 200
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "maskable_ppo_search",
     "random_program",
     "random_search",
+    "sb3_program_search",
     "train_program",
 ]
 
@@ -201,6 +202,60 @@ def _result(algo: str, seed: int, track: _Tracker, start: float, **info: Any) ->
     )
 
 
+def sb3_program_search(
+    algo: str,
+    build_model: Callable[[Any], Any],
+    evaluations: int,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    n_envs: int = 8,
+    wrapper: Callable[[Any], Any] | None = None,
+    **info: Any,
+) -> SearchResult:
+    """Train a Stable-Baselines3 algorithm on ``n_envs`` copies of ``HashProgram-v0``
+    (each wrapped by ``wrapper`` if given) until ``evaluations`` programs (finished
+    episodes, over all envs) have been scored; the best program any episode wrote.
+
+    ``build_model(vec_env)`` returns the untrained algorithm (seeded by the caller);
+    training runs on one torch thread (small networks: fastest, and leaves the other
+    cores). ``info`` is recorded in the result. Needs the ``rl`` extra."""
+    try:
+        import torch
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.vec_env import DummyVecEnv
+    except ImportError as err:  # pragma: no cover - depends on the installed extras
+        from hash_envs.lazy import missing_extra
+
+        raise ValueError(missing_extra(err, f"{algo} program search") or str(err)) from err
+
+    def make_env() -> Any:
+        env = _make_env(env_kwargs)
+        return wrapper(env) if wrapper is not None else env
+
+    start = time.perf_counter()
+    envs = DummyVecEnv([make_env for _ in range(n_envs)])
+    track = _Tracker(lambda p: 0.0, evaluations)
+
+    class _Count(BaseCallback):
+        def _on_step(self) -> bool:
+            for step_info in self.locals["infos"]:
+                if "program" in step_info and not track.done:
+                    program = Program(tuple(step_info["program"]))
+                    track.record(program, float(step_info["program_reward"]))
+            return not track.done
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        model = build_model(envs)
+        model.learn(total_timesteps=10**12, callback=_Count())
+    finally:
+        torch.set_num_threads(threads)
+        envs.close()
+    return _result(algo, seed, track, start, n_envs=n_envs, **info)
+
+
 def maskable_ppo_search(
     evaluations: int,
     seed: int = 0,
@@ -209,28 +264,14 @@ def maskable_ppo_search(
     ppo_kwargs: dict[str, Any] | None = None,
 ) -> SearchResult:
     """Train sb3-contrib's ``MaskablePPO`` on ``HashProgram-v0`` until ``evaluations``
-    programs (finished episodes, over all ``n_envs`` envs) have been scored; the best
-    program any episode wrote. Needs the ``rl`` extra (torch, sb3-contrib)."""
+    programs have been scored (:func:`sb3_program_search`); the best program any episode
+    wrote. Needs the ``rl`` extra (torch, sb3-contrib)."""
     try:
-        import torch
         from sb3_contrib import MaskablePPO
-        from stable_baselines3.common.callbacks import BaseCallback
-        from stable_baselines3.common.vec_env import DummyVecEnv
     except ImportError as err:  # pragma: no cover - depends on the installed extras
         from hash_envs.lazy import missing_extra
 
         raise ValueError(missing_extra(err, "MaskablePPO program search") or str(err)) from err
-
-    start = time.perf_counter()
-    envs = DummyVecEnv([lambda: _make_env(env_kwargs) for _ in range(n_envs)])
-    track = _Tracker(lambda p: 0.0, evaluations)
-
-    class _Count(BaseCallback):
-        def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                if "program" in info and not track.done:
-                    track.record(Program(tuple(info["program"])), float(info["program_reward"]))
-            return not track.done
 
     settings = {
         "n_steps": 128,
@@ -242,16 +283,15 @@ def maskable_ppo_search(
         "policy_kwargs": {"net_arch": [64, 64]},
         **(ppo_kwargs or {}),
     }
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small network: one thread is fastest, and leaves the rest
-    try:
-        torch.manual_seed(seed)
-        model = MaskablePPO("MlpPolicy", envs, seed=seed, device="cpu", verbose=0, **settings)
-        model.learn(total_timesteps=10**12, callback=_Count())
-    finally:
-        torch.set_num_threads(threads)
-        envs.close()
-    return _result("maskable-ppo", seed, track, start, ppo=settings, n_envs=n_envs)
+    return sb3_program_search(
+        "maskable-ppo",
+        lambda envs: MaskablePPO("MlpPolicy", envs, seed=seed, device="cpu", **settings),
+        evaluations,
+        seed=seed,
+        env_kwargs=env_kwargs,
+        n_envs=n_envs,
+        ppo=settings,
+    )
 
 
 SEARCHES = {

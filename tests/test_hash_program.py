@@ -443,6 +443,94 @@ def test_cli_train_searches_hash_program_and_writes_a_loadable_program(tmp_path)
     assert main(args) == 0
     program = load_program(tmp_path / "program.hprog")
     assert program.instructions[-1] == "end"
+    # the design card's agents write programs too (masked, issue 33)
+    args = ["train", "--task", "HashProgram", "--algo", "pg", "--evaluations", "20"]
+    args += ["--env-kwargs", json.dumps(ENV_KW), "--out", str(tmp_path / "pg")]
+    args += ["--algo-kwargs", json.dumps({"n_envs": 2, "agent_kwargs": {"n_steps": 16}})]
+    assert main(args) == 0
+    assert load_program(tmp_path / "pg" / "program.hprog").instructions[-1] == "end"
     # a program search is not an env-step algorithm, and vice versa: clear errors
-    assert main(["train", "--task", "HashProgram", "--algo", "pg", "--out", str(tmp_path)]) == 2
+    assert main(["train", "--task", "HashProgram", "--algo", "dqn", "--out", str(tmp_path)]) == 2
     assert main(["train", "--task", "Memorize100", "--algo", "evolution", "--timesteps", "1"]) == 2
+
+
+# ------------------------------------------------------------------------ PG and A2C, masked
+
+
+def test_the_mask_observation_wrapper_carries_the_envs_legal_moves() -> None:
+    from hash_envs.wrappers import MASK_KEY, OBSERVATION_KEY, ActionMaskObservation
+
+    env = ActionMaskObservation(gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    for action in GOOD.ids - 1:  # env actions are 0-based ids
+        np.testing.assert_array_equal(obs[MASK_KEY].astype(bool), env.action_masks())
+        obs, *_ = env.step(action)
+        assert obs[OBSERVATION_KEY][-1] == len(env.unwrapped.program_so_far)
+    assert not obs[MASK_KEY].any()  # after the end nothing is legal
+    with pytest.raises(TypeError, match="action_masks"):
+        ActionMaskObservation(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("algo", ["pg", "a2c"])
+def test_pg_and_a2c_write_only_legal_programs(algo: str) -> None:
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents import A2C, PG
+    from agents.runs.program_search import PROGRAM_SETTINGS, train_program
+    from hash_envs.wrappers import MASK_KEY, ActionMaskObservation
+
+    illegal: list[dict] = []
+    programs: list[float] = []
+
+    class Watch(BaseCallback):
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "illegal" in info:
+                    illegal.append(info)
+                if "program_reward" in info:
+                    programs.append(info["program_reward"])
+            return True
+
+    env = ActionMaskObservation(gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW))
+    cls = {"pg": PG, "a2c": A2C}[algo]
+    settings = {**PROGRAM_SETTINGS[algo], "n_steps": 32}
+    model = cls("MaskedPolicy", env, seed=0, device="cpu", **settings)
+    model.learn(320, callback=Watch())
+    assert not illegal and len(programs) >= 320 // env.unwrapped.max_instructions
+    # one legal move: the policy takes it, greedy or sampled, whatever its logits say
+    obs, _ = env.reset(seed=1)
+    only = np.zeros_like(obs[MASK_KEY])
+    mul_k3 = BY_NAME["mul_k3"].id - 1
+    only[mul_k3] = 1
+    obs = {**obs, MASK_KEY: only}
+    for deterministic in (True, False):
+        for _ in range(5):
+            action, _ = model.predict(obs, deterministic=deterministic)
+            assert int(action) == mul_k3
+    # the search API: budget kept, seeded
+    first = train_program(
+        algo, seed=3, evaluations=30, env_kwargs=ENV_KW, n_envs=2, agent_kwargs={"n_steps": 16}
+    )
+    again = train_program(
+        algo, seed=3, evaluations=30, env_kwargs=ENV_KW, n_envs=2, agent_kwargs={"n_steps": 16}
+    )
+    assert first.curve.size == 30 and first.algo == algo
+    assert first.program == again.program and first.reward == again.reward
+
+
+def test_masked_policy_refuses_what_it_cannot_mask() -> None:
+    pytest.importorskip("stable_baselines3")
+    from agents import PG
+    from hash_envs.wrappers import ActionMaskObservation
+
+    with pytest.raises(ValueError, match="action_mask"):
+        PG("MaskedPolicy", gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW), device="cpu")
+    env = ActionMaskObservation(gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW))
+    with pytest.raises(ValueError, match="uniform_coef"):
+        PG("MaskedPolicy", env, uniform_coef=0.1, device="cpu")
+    from agents.runs.program_search import train_program
+
+    with pytest.raises(ValueError, match="unknown program search"):
+        train_program("sac", evaluations=1)

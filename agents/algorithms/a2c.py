@@ -9,7 +9,12 @@ from stable_baselines3 import A2C as SB3A2C
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
-from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy, policy_gradient_update
+from agents.algorithms.policies import (
+    HashPolicy,
+    MaskedPolicy,
+    TableAwareHashPolicy,
+    policy_gradient_update,
+)
 
 
 class A2C(SB3A2C):
@@ -29,6 +34,9 @@ class A2C(SB3A2C):
       for words, an optional random-hash start and a table-aware head), and the update
       (:meth:`train`) is SB3's A2C loss computed in blocks with a closed-form softmax
       gradient: the same loss, several times faster with a thousand actions.
+    * ``"MaskedPolicy"`` (:class:`agents.algorithms.policies.MaskedPolicy`) acts only on the
+      legal moves of an env wrapped in :class:`hash_envs.wrappers.ActionMaskObservation`
+      (``HashProgram-v0``).
 
     ``gamma=0.99``, ``gae_lambda=1.0``, ``ent_coef=0.0``, ``vf_coef=0.5`` and
     ``max_grad_norm=0.5`` are SB3's. Every argument can still be overridden.
@@ -37,6 +45,7 @@ class A2C(SB3A2C):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": HashPolicy,
         "MultiInputPolicy": TableAwareHashPolicy,
+        "MaskedPolicy": MaskedPolicy,
     }
 
     def __init__(

@@ -17,7 +17,12 @@ from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import obs_as_tensor
 
-from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy, policy_gradient_update
+from agents.algorithms.policies import (
+    HashPolicy,
+    MaskedPolicy,
+    TableAwareHashPolicy,
+    policy_gradient_update,
+)
 
 Baseline = Literal["none", "mean", "value"]
 BASELINES: tuple[str, ...] = ("none", "mean", "value")
@@ -81,6 +86,7 @@ class PG(OnPolicyAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": HashPolicy,
         "MultiInputPolicy": TableAwareHashPolicy,
+        "MaskedPolicy": MaskedPolicy,
     }
 
     def __init__(
@@ -136,6 +142,11 @@ class PG(OnPolicyAlgorithm):
         self.uniform_coef = float(uniform_coef)
         if _init_setup_model:
             self._setup_model()
+            if self.uniform_coef and isinstance(self.policy, MaskedPolicy):
+                raise ValueError(
+                    "uniform_coef pulls every action towards 1/n, illegal ones too: "
+                    "it cannot be used with MaskedPolicy"
+                )
 
     def _bootstrap_values(self) -> np.ndarray:
         if self.baseline != "value":

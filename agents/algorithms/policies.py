@@ -57,6 +57,8 @@ __all__ = [
     "FastCategoricalDistribution",
     "FastMultiCategoricalDistribution",
     "HashPolicy",
+    "MASKED_LOGIT",
+    "MaskedPolicy",
     "TableAwareHashPolicy",
     "TableAwareHead",
     "categorical_pg_loss",
@@ -809,6 +811,95 @@ class TableAwareHashPolicy(MultiInputActorCriticPolicy):
         ):
             return _act(self, obs, deterministic)
         return super().forward(obs, deterministic)
+
+    def after_update(self) -> None:
+        """Nothing to project (kept for the algorithms' uniform call)."""
+
+
+# -- the action-masked policy ---------------------------------------------------------------
+
+#: Logit of an illegal action: its probability is exactly 0 in float32, and the entropy and
+#: the fused loss stay finite (``0 * MASKED_LOGIT`` is 0; ``-inf`` would give NaN).
+MASKED_LOGIT = -1e9
+
+
+class MaskedPolicy(MultiInputActorCriticPolicy):
+    """``"MaskedPolicy"`` of :class:`agents.PG` / :class:`agents.A2C`: SB3's multi-input
+    actor-critic for ``Dict(observation, action_mask)`` observations
+    (:class:`hash_envs.wrappers.ActionMaskObservation`), whose illegal actions get logit
+    :data:`MASKED_LOGIT`: never sampled, never the argmax, and no gradient.
+
+    Why not MaskablePPO's way (masks passed beside the observation): PG's and A2C's
+    rollouts and updates see only observations, and a mask inside the observation
+    reaches every one of their calls unchanged. Both keys also feed the networks (the
+    mask says, e.g., that the loop body has ended). ``Discrete`` actions only.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] | str = nn.Tanh,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        from hash_envs.wrappers import MASK_KEY
+
+        if (
+            not isinstance(observation_space, spaces.Dict)
+            or MASK_KEY not in observation_space.spaces
+        ):
+            raise ValueError(
+                f"MaskedPolicy needs a Dict observation with an {MASK_KEY!r} key "
+                "(wrap the env in hash_envs.wrappers.ActionMaskObservation)"
+            )
+        if not isinstance(action_space, spaces.Discrete):
+            raise ValueError(f"MaskedPolicy needs a Discrete action space, got {action_space}")
+        self.mask_key = MASK_KEY
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch,
+            _activation(activation_fn),
+            *args,
+            **kwargs,
+        )
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self.action_dist = FastCategoricalDistribution(int(self.action_space.n))  # type: ignore[attr-defined]
+        super()._build(lr_schedule)
+
+    def logits_and_values(
+        self, obs: PyTorchObs, values: bool = True
+    ) -> tuple[th.Tensor, th.Tensor | None]:
+        """Masked action logits and state values (``None`` if not asked)."""
+        features = self.extract_features(obs)
+        pi_f, vf_f = (features, features) if self.share_features_extractor else features
+        logits = self.action_net(self.mlp_extractor.forward_actor(pi_f))
+        legal = obs[self.mask_key] > 0.5  # type: ignore[index]
+        logits = logits.masked_fill(~legal, MASKED_LOGIT)
+        if not values:
+            return logits, None
+        return logits, self.value_net(self.mlp_extractor.forward_critic(vf_f)).flatten()
+
+    def get_distribution(self, obs: PyTorchObs) -> Distribution:
+        logits, _ = self.logits_and_values(obs, values=False)
+        return self.action_dist.proba_distribution(action_logits=logits)
+
+    def evaluate_actions(
+        self, obs: PyTorchObs, actions: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        logits, values = self.logits_and_values(obs)
+        distribution = self.action_dist.proba_distribution(action_logits=logits)
+        return values, distribution.log_prob(actions), distribution.entropy()  # type: ignore[return-value]
+
+    def forward(
+        self, obs: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        return _act(self, obs, deterministic)
 
     def after_update(self) -> None:
         """Nothing to project (kept for the algorithms' uniform call)."""

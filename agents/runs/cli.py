@@ -14,8 +14,8 @@ ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg", "pilot-q")
 # agents.runs.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
 RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
 BACKEND_ALGOS = {"sb3": ALGOS, "rllib": RLLIB_ALGOS}
-#: Searches of hash_envs/HashProgram-v0 (hash_envs.program_search.SEARCHES), by name.
-PROGRAM_ALGOS = ("maskable-ppo", "evolution", "random")
+#: Ways to find a program on hash_envs/HashProgram-v0 (agents.runs.program_search), by name.
+PROGRAM_ALGOS = ("maskable-ppo", "evolution", "random", "pg", "a2c")
 PROGRAM_ENV = "hash_envs/HashProgram-v0"
 
 
@@ -170,7 +170,7 @@ def _train_rllib(args: argparse.Namespace, out: Path) -> Callable[..., Any]:
 
 def _train_program(args: argparse.Namespace) -> int:
     """``--task HashProgram``: a program search; writes ``OUT/program.hprog``."""
-    from hash_envs.program_search import train_program
+    from agents.runs.program_search import train_program
 
     if args.algo not in PROGRAM_ALGOS:
         raise ValueError(
