@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,14 +306,16 @@ def train_program(
     seed: int = 0,
     evaluations: int = 20_000,
     env_kwargs: dict[str, Any] | None = None,
+    searches: Mapping[str, Callable[..., SearchResult]] = SEARCHES,
     **algo_kwargs: Any,
 ) -> SearchResult:
     """Find a program on ``HashProgram-v0`` with ``algo`` (``"maskable-ppo"``,
-    ``"evolution"`` or ``"random"``) within ``evaluations`` program evaluations; returns
+    ``"evolution"`` or ``"random"``; other ``searches`` by name, e.g. the agents of
+    :mod:`agents.runs.program_search`) within ``evaluations`` program evaluations; returns
     the :class:`SearchResult` (``.program`` is the best program, ``.reward`` its reward).
     ``env_kwargs`` go to the env (e.g. ``corpus="web2"``), ``algo_kwargs`` to the search."""
-    if algo not in SEARCHES:
-        raise ValueError(f"unknown program search {algo!r}; choose from {', '.join(SEARCHES)}")
+    if algo not in searches:
+        raise ValueError(f"unknown program search {algo!r}; choose from {', '.join(searches)}")
     if int(evaluations) < 1:
         raise ValueError(f"evaluations must be >= 1, got {evaluations}")
-    return SEARCHES[algo](int(evaluations), seed=int(seed), env_kwargs=env_kwargs, **algo_kwargs)
+    return searches[algo](int(evaluations), seed=int(seed), env_kwargs=env_kwargs, **algo_kwargs)

@@ -173,13 +173,13 @@ def test_masks_forbid_exactly_the_moves_that_cannot_be_completed(max_length: int
     assert checked > 1000
 
 
-def test_maskable_ppo_never_picks_an_illegal_move_and_runs_a_few_hundred_steps() -> None:
-    pytest.importorskip("sb3_contrib")
-    from sb3_contrib import MaskablePPO
+def _learn_and_check_every_program_is_legal(model, steps: int, max_instructions: int) -> None:
+    """``model.learn(steps)``: no episode ends on an illegal move, and the episodes it
+    wrote are at least as many as programs of full length would give."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     illegal: list[dict] = []
-    episodes: list[float] = []
+    programs: list[float] = []
 
     class Watch(BaseCallback):
         def _on_step(self) -> bool:
@@ -187,15 +187,22 @@ def test_maskable_ppo_never_picks_an_illegal_move_and_runs_a_few_hundred_steps()
                 if "illegal" in info:
                     illegal.append(info)
                 if "program_reward" in info:
-                    episodes.append(info["program_reward"])
+                    programs.append(info["program_reward"])
             return True
+
+    model.learn(steps, callback=Watch())
+    assert not illegal and len(programs) >= steps // max_instructions
+
+
+def test_maskable_ppo_never_picks_an_illegal_move_and_runs_a_few_hundred_steps() -> None:
+    pytest.importorskip("sb3_contrib")
+    from sb3_contrib import MaskablePPO
 
     env = gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW)
     model = MaskablePPO(
         "MlpPolicy", env, n_steps=64, batch_size=32, n_epochs=2, seed=0, device="cpu"
     )
-    model.learn(320, callback=Watch())
-    assert not illegal and len(episodes) >= 320 // env.unwrapped.max_instructions
+    _learn_and_check_every_program_is_legal(model, 320, env.unwrapped.max_instructions)
     obs, _ = env.reset(seed=1)
     action, _ = model.predict(obs, action_masks=env.unwrapped.action_masks(), deterministic=True)
     assert env.unwrapped.action_masks()[int(action)]
@@ -475,30 +482,15 @@ def test_the_mask_observation_wrapper_carries_the_envs_legal_moves() -> None:
 @pytest.mark.parametrize("algo", ["pg", "a2c"])
 def test_pg_and_a2c_write_only_legal_programs(algo: str) -> None:
     pytest.importorskip("stable_baselines3")
-    from stable_baselines3.common.callbacks import BaseCallback
-
     from agents import A2C, PG
     from agents.runs.program_search import PROGRAM_SETTINGS, train_program
     from hash_envs.wrappers import MASK_KEY, ActionMaskObservation
-
-    illegal: list[dict] = []
-    programs: list[float] = []
-
-    class Watch(BaseCallback):
-        def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                if "illegal" in info:
-                    illegal.append(info)
-                if "program_reward" in info:
-                    programs.append(info["program_reward"])
-            return True
 
     env = ActionMaskObservation(gym.make(hash_envs.PROGRAM_ENV_ID, **ENV_KW))
     cls = {"pg": PG, "a2c": A2C}[algo]
     settings = {**PROGRAM_SETTINGS[algo], "n_steps": 32}
     model = cls("MaskedPolicy", env, seed=0, device="cpu", **settings)
-    model.learn(320, callback=Watch())
-    assert not illegal and len(programs) >= 320 // env.unwrapped.max_instructions
+    _learn_and_check_every_program_is_legal(model, 320, env.unwrapped.max_instructions)
     # one legal move: the policy takes it, greedy or sampled, whatever its logits say
     obs, _ = env.reset(seed=1)
     only = np.zeros_like(obs[MASK_KEY])

@@ -9,6 +9,7 @@ observation (:class:`hash_envs.wrappers.ActionMaskObservation`) and act through
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hash_envs.program_search import SEARCHES, SearchResult, sb3_program_search
@@ -38,7 +39,6 @@ PROGRAM_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 AGENT_ALGOS = tuple(PROGRAM_SETTINGS)
-#: Every way to find a program, by name: the agents here and hash_envs' searches.
 PROGRAM_ALGOS = (*SEARCHES, *AGENT_ALGOS)
 
 
@@ -51,8 +51,8 @@ def agent_program_search(
     agent_kwargs: dict[str, Any] | None = None,
 ) -> SearchResult:
     """Train :class:`agents.PG` (``algo="pg"``) or :class:`agents.A2C` (``"a2c"``) with
-    :data:`PROGRAM_SETTINGS`, key by key replaced by ``agent_kwargs``, until ``evaluations`` programs
-    have been scored; the best program any episode wrote."""
+    :data:`PROGRAM_SETTINGS` (key by key replaced by ``agent_kwargs``) until
+    ``evaluations`` programs have been scored; the best program any episode wrote."""
     if algo not in PROGRAM_SETTINGS:
         raise ValueError(f"unknown agent {algo!r}; choose from {', '.join(AGENT_ALGOS)}")
     from agents.algorithms.a2c import A2C
@@ -73,6 +73,13 @@ def agent_program_search(
     )
 
 
+#: Every way to find a program, by name: hash_envs' searches and the agents here.
+PROGRAM_SEARCHES = {
+    **SEARCHES,
+    **{algo: functools.partial(agent_program_search, algo) for algo in AGENT_ALGOS},
+}
+
+
 def train_program(
     algo: str,
     seed: int = 0,
@@ -82,20 +89,15 @@ def train_program(
 ) -> SearchResult:
     """:func:`hash_envs.program_search.train_program` with the agents too: ``algo`` is one
     of :data:`PROGRAM_ALGOS` (``"pg"``/``"a2c"`` take ``n_envs`` and ``agent_kwargs``)."""
-    if algo not in PROGRAM_ALGOS:
-        raise ValueError(f"unknown program search {algo!r}; choose from {', '.join(PROGRAM_ALGOS)}")
-    if algo not in AGENT_ALGOS:
-        return train_searched_program(algo, seed, evaluations, env_kwargs, **algo_kwargs)
-    if int(evaluations) < 1:
-        raise ValueError(f"evaluations must be >= 1, got {evaluations}")
-    return agent_program_search(
-        algo, int(evaluations), seed=int(seed), env_kwargs=env_kwargs, **algo_kwargs
+    return train_searched_program(
+        algo, seed, evaluations, env_kwargs, searches=PROGRAM_SEARCHES, **algo_kwargs
     )
 
 
 __all__ = [
     "AGENT_ALGOS",
     "PROGRAM_ALGOS",
+    "PROGRAM_SEARCHES",
     "PROGRAM_SETTINGS",
     "agent_program_search",
     "train_program",
