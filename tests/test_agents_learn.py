@@ -1,4 +1,4 @@
-"""The design card's on-policy agents learn the suite's small tiers within their
+"""The design card's agents learn the suite's small tiers within their
 published step budgets (``agents/hyperparams``), scored by the suite's protocol.
 
 Step budgets, not time limits: the same run gives the same score on any machine. The
@@ -30,6 +30,8 @@ def _published_run(agent: str, tier: str) -> dict:
         ("a2c", "Memorize100", 0.9),
         ("pg", "Online100", 0.9),
         ("a2c", "Online100", 0.9),
+        ("sac", "Memorize100", 0.9),
+        ("sac", "Online100", 0.9),
     ],
 )
 def test_agent_reaches_the_target_within_its_published_budget(

@@ -687,6 +687,10 @@ class SACDiscrete(OffPolicyAlgorithm):
         nats
     :param target_entropy_scale: fraction of the uniform policy's entropy ``log|A|`` that
         the learned temperature aims at (default 0.7; see the module docstring)
+    :param actor_lr_scale: the actor's learning rate is ``actor_lr_scale * learning_rate``
+        (default 1). Below 1 the critics learn faster than the actor moves: on the hash
+        tables, where one word's best bin depends on every other word's policy, an actor as
+        fast as its critics chases stale values (see ``agents/hyperparams/sac.json``)
     :param stats_window_size: episodes averaged in the rollout logs
     :param tensorboard_log: TensorBoard log directory (``None``: no TensorBoard)
     :param policy_kwargs: keyword arguments of the policy (see :class:`SACDiscretePolicy`)
@@ -726,6 +730,7 @@ class SACDiscrete(OffPolicyAlgorithm):
         target_update_interval: int = 1,
         target_entropy: str | float = "auto",
         target_entropy_scale: float = DEFAULT_TARGET_ENTROPY_SCALE,
+        actor_lr_scale: float = 1.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -739,6 +744,8 @@ class SACDiscrete(OffPolicyAlgorithm):
             # assertion on the action space.
             env = maybe_make_env(env, verbose)
             check_discrete_action_space(env.action_space)
+        if not float(actor_lr_scale) > 0.0:
+            raise ValueError(f"actor_lr_scale must be > 0, got {actor_lr_scale}")
         if int(target_update_interval) < 1:
             raise ValueError(f"target_update_interval must be >= 1, got {target_update_interval}")
         super().__init__(
@@ -770,6 +777,7 @@ class SACDiscrete(OffPolicyAlgorithm):
         self.ent_coef = ent_coef
         self.target_entropy = target_entropy
         self.target_entropy_scale = float(target_entropy_scale)
+        self.actor_lr_scale = float(actor_lr_scale)
         self.target_update_interval = int(target_update_interval)
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
@@ -832,6 +840,9 @@ class SACDiscrete(OffPolicyAlgorithm):
         if self.ent_coef_optimizer is not None:
             optimizers.append(self.ent_coef_optimizer)
         self._update_learning_rate(optimizers)
+        # two timescales: the critics track the current policy before the actor moves on
+        for group in self.actor.optimizer.param_groups:
+            group["lr"] *= self.actor_lr_scale
 
         critic_losses, actor_losses, ent_coef_losses = [], [], []
         ent_coefs, entropies, q_means = [], [], []
