@@ -208,7 +208,13 @@ class TableAwareNet(nn.Module):
         return [*(m for m in self.word_net if isinstance(m, nn.Linear)), self.head.word]
 
 
-def _mlp(features_dim: int, n_actions: int, net_arch: list[int], activation_fn: type[nn.Module], codes: bool) -> nn.Sequential:
+def _mlp(
+    features_dim: int,
+    n_actions: int,
+    net_arch: list[int],
+    activation_fn: type[nn.Module],
+    codes: bool,
+) -> nn.Sequential:
     """SB3's MLP; with ``codes`` its first layer reads byte codes (:class:`CodesLinear`)."""
     net = nn.Sequential(*create_mlp(features_dim, n_actions, net_arch, activation_fn))
     if codes:
@@ -318,11 +324,18 @@ class DiscreteActor(_WordFeatures, BasePolicy):
         self.logits_net: nn.Module
         if word_dim is not None:
             self.logits_net = TableAwareNet(
-                word_dim, n_actions, net_arch, activation_fn, self.byte_len is not None,
-                table_coef_init, table_coef_scale,
+                word_dim,
+                n_actions,
+                net_arch,
+                activation_fn,
+                self.byte_len is not None,
+                table_coef_init,
+                table_coef_scale,
             )
         else:
-            self.logits_net = _mlp(features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None)
+            self.logits_net = _mlp(
+                features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None
+            )
         _init_net(self.logits_net, init_logit_std, init_input_std, self.byte_len)
         self.init_args = dict(
             init_logit_std=init_logit_std,
@@ -406,11 +419,18 @@ class DiscreteCritic(_WordFeatures, BaseModel):
             q_net: nn.Module
             if word_dim is not None:
                 q_net = TableAwareNet(
-                    word_dim, n_actions, net_arch, activation_fn, self.byte_len is not None,
-                    table_coef_init, table_coef_scale,
+                    word_dim,
+                    n_actions,
+                    net_arch,
+                    activation_fn,
+                    self.byte_len is not None,
+                    table_coef_init,
+                    table_coef_scale,
                 )
             else:
-                q_net = _mlp(features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None)
+                q_net = _mlp(
+                    features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None
+                )
             _init_net(q_net, init_logit_std, init_input_std, self.byte_len, init_q)
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
@@ -593,35 +613,11 @@ class CnnPolicy(SACDiscretePolicy):
 
     def __init__(
         self,
-        observation_space: spaces.Space,
-        action_space: spaces.Discrete,
-        lr_schedule: Schedule,
-        net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] | str = nn.ReLU,
+        *args: Any,
         features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
-        features_extractor_kwargs: dict[str, Any] | None = None,
-        normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
-        optimizer_kwargs: dict[str, Any] | None = None,
-        n_critics: int = 2,
-        share_features_extractor: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch,
-            activation_fn,
-            features_extractor_class,
-            features_extractor_kwargs,
-            normalize_images,
-            optimizer_class,
-            optimizer_kwargs,
-            n_critics,
-            share_features_extractor,
-            **kwargs,
-        )
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
 
 
 class MultiInputPolicy(SACDiscretePolicy):
@@ -629,35 +625,11 @@ class MultiInputPolicy(SACDiscretePolicy):
 
     def __init__(
         self,
-        observation_space: spaces.Dict,
-        action_space: spaces.Discrete,
-        lr_schedule: Schedule,
-        net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] | str = nn.ReLU,
+        *args: Any,
         features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
-        features_extractor_kwargs: dict[str, Any] | None = None,
-        normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
-        optimizer_kwargs: dict[str, Any] | None = None,
-        n_critics: int = 2,
-        share_features_extractor: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch,
-            activation_fn,
-            features_extractor_class,
-            features_extractor_kwargs,
-            normalize_images,
-            optimizer_class,
-            optimizer_kwargs,
-            n_critics,
-            share_features_extractor,
-            **kwargs,
-        )
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
 
 
 class SACDiscrete(OffPolicyAlgorithm):
@@ -866,7 +838,9 @@ class SACDiscrete(OffPolicyAlgorithm):
                     target_q = data.rewards
                 else:
                     next_pi, next_log_pi = self.actor.action_log_probs(data.next_observations)
-                    next_q = th.min(th.stack(self.critic_target(data.next_observations)), dim=0).values
+                    next_q = th.min(
+                        th.stack(self.critic_target(data.next_observations)), dim=0
+                    ).values
                     # Eq. (10): V(s') = sum_a' pi(a'|s') [min_i Q_i'(s', a') - alpha log pi(a'|s')]
                     next_v = (next_pi * (next_q - alpha * next_log_pi)).sum(dim=1, keepdim=True)
                     # y = r + gamma (1 - done) V(s')
