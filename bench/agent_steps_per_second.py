@@ -3,8 +3,9 @@
 For each task (default ``Memorize1k`` and ``Online1k``) and agent (default ``pg``,
 ``a2c``, ``sac``), the agent trains with its published settings (``agents/hyperparams``:
 the same ``n_envs`` native vector envs, policy and update as ``hash-envs benchmark``)
-for ``--steps`` env steps; SB3's ``PPO`` with its defaults trains on the same env with
-the same number of envs for ``--ppo-steps``. Every round times each contender once,
+for ``--steps`` env steps; SB3's ``PPO`` with its defaults (but ``n_steps`` =
+``--ppo-steps`` / ``n_envs``, one rollout) trains on the same env with the same number of
+envs for ``--ppo-steps``. Every round times each contender once,
 interleaved, so the machine's noise hits all of them alike. Steps/s is wall clock of
 ``learn`` (rollouts and updates), one torch thread for every contender; we report the
 median over rounds and the median of the per-round ratios to PPO.
@@ -42,7 +43,10 @@ def time_learn(agent: str, task_id: str, steps: int, seed: int) -> float:
     venv = make_sb3_vec_env(task_id, settings["n_envs"], task.env_kwargs(None), seed=seed)
     policy = "MultiInputPolicy" if task.table_aware else "MlpPolicy"
     if reference:
-        model: Any = PPO(policy, venv, seed=seed, device="cpu")
+        # SB3's defaults but for the rollout length: 2,048 steps x 1,024 envs would be a
+        # 2M-step rollout; one rollout of about `steps` env steps keeps the run bounded.
+        n_steps = max(1, steps // settings["n_envs"])
+        model: Any = PPO(policy, venv, n_steps=n_steps, seed=seed, device="cpu")
     else:
         model = _algorithm(agent)(policy, venv, seed=seed, device="cpu", **settings["kwargs"])
     start = time.perf_counter()
