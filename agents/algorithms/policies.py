@@ -52,6 +52,7 @@ from torch.distributions import Categorical
 from torch.nn import functional as F
 
 from agents.common.layers import Sin
+from hash_envs.wrappers import MASK_KEY
 
 __all__ = [
     "FastCategoricalDistribution",
@@ -845,8 +846,6 @@ class MaskedPolicy(MultiInputActorCriticPolicy):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        from hash_envs.wrappers import MASK_KEY
-
         if (
             not isinstance(observation_space, spaces.Dict)
             or MASK_KEY not in observation_space.spaces
@@ -857,7 +856,6 @@ class MaskedPolicy(MultiInputActorCriticPolicy):
             )
         if not isinstance(action_space, spaces.Discrete):
             raise ValueError(f"MaskedPolicy needs a Discrete action space, got {action_space}")
-        self.mask_key = MASK_KEY
         super().__init__(
             observation_space,
             action_space,
@@ -879,7 +877,7 @@ class MaskedPolicy(MultiInputActorCriticPolicy):
         features = self.extract_features(obs)
         pi_f, vf_f = (features, features) if self.share_features_extractor else features
         logits = self.action_net(self.mlp_extractor.forward_actor(pi_f))
-        legal = obs[self.mask_key] > 0.5  # type: ignore[index]
+        legal = obs[MASK_KEY] > 0.5  # type: ignore[index]
         logits = logits.masked_fill(~legal, MASKED_LOGIT)
         if not values:
             return logits, None

@@ -259,6 +259,31 @@ class _WordFeatures:
             return None
         return 256 * self.byte_len if self.byte_len else int(np.prod(word_space.shape))
 
+    def _net(
+        self,
+        word_dim: int | None,
+        features_dim: int,
+        n_actions: int,
+        net_arch: list[int],
+        activation_fn: type[nn.Module],
+        table_coef_init: float,
+        table_coef_scale: float,
+    ) -> nn.Module:
+        """One output per action: a :class:`TableAwareNet` on the word and the table
+        (``word_dim`` given), else SB3's MLP on the features."""
+        codes = self.byte_len is not None
+        if word_dim is not None:
+            return TableAwareNet(
+                word_dim,
+                n_actions,
+                net_arch,
+                activation_fn,
+                codes,
+                table_coef_init,
+                table_coef_scale,
+            )
+        return _mlp(features_dim, n_actions, net_arch, activation_fn, codes)
+
     def word_features(self, obs: PyTorchObs) -> Any:
         if self.table_head:
             word = obs["word"]  # type: ignore[index]
@@ -321,21 +346,15 @@ class DiscreteActor(_WordFeatures, BasePolicy):
         self.activation_fn = activation_fn
         n_actions = int(self.action_space.n)
         word_dim = self._setup_words(table_head)
-        self.logits_net: nn.Module
-        if word_dim is not None:
-            self.logits_net = TableAwareNet(
-                word_dim,
-                n_actions,
-                net_arch,
-                activation_fn,
-                self.byte_len is not None,
-                table_coef_init,
-                table_coef_scale,
-            )
-        else:
-            self.logits_net = _mlp(
-                features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None
-            )
+        self.logits_net = self._net(
+            word_dim,
+            features_dim,
+            n_actions,
+            net_arch,
+            activation_fn,
+            table_coef_init,
+            table_coef_scale,
+        )
         _init_net(self.logits_net, init_logit_std, init_input_std, self.byte_len)
         self.init_args = dict(
             init_logit_std=init_logit_std,
@@ -416,21 +435,15 @@ class DiscreteCritic(_WordFeatures, BaseModel):
         word_dim = self._setup_words(table_head)
         self.q_networks: list[nn.Module] = []
         for idx in range(n_critics):
-            q_net: nn.Module
-            if word_dim is not None:
-                q_net = TableAwareNet(
-                    word_dim,
-                    n_actions,
-                    net_arch,
-                    activation_fn,
-                    self.byte_len is not None,
-                    table_coef_init,
-                    table_coef_scale,
-                )
-            else:
-                q_net = _mlp(
-                    features_dim, n_actions, net_arch, activation_fn, self.byte_len is not None
-                )
+            q_net = self._net(
+                word_dim,
+                features_dim,
+                n_actions,
+                net_arch,
+                activation_fn,
+                table_coef_init,
+                table_coef_scale,
+            )
             _init_net(q_net, init_logit_std, init_input_std, self.byte_len, init_q)
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
