@@ -349,3 +349,19 @@ def test_cli_train_rejects_bad_arguments(capsys) -> None:
         main(["train", "--algo", "nope", "--timesteps", "10"])
     with pytest.raises(SystemExit):
         main(["train", "--algo", "pg", "--timesteps", "10", "--env-kwargs", "[1]"])
+
+
+def test_disjoint_parts_start_the_row_and_column_heads_on_their_own_hidden_units() -> None:
+    """With ``disjoint_parts`` the row logits read the first half of the hidden units and
+    the column logits the second: an unseen word's row and column start independent."""
+    env = tiny_env(["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis", "jay"],
+                   factorize_bins=True)  # fmt: skip
+    kwargs = {"net_arch": [8], "activation_fn": "sin", "init_logit_std": 4.0}
+    shared = PG("MlpPolicy", env, seed=0, policy_kwargs=kwargs).policy.action_net.weight
+    split = PG("MlpPolicy", env, seed=0, policy_kwargs={**kwargs, "disjoint_parts": True})
+    weight = split.policy.action_net.weight.detach()
+    rows, _cols = env.action_space.nvec
+    assert (shared != 0).all()
+    assert (weight[:rows, 4:] == 0).all() and (weight[:rows, :4] != 0).all()
+    assert (weight[rows:, :4] == 0).all() and (weight[rows:, 4:] != 0).all()
+    assert split.policy._get_constructor_parameters()["disjoint_parts"] is True

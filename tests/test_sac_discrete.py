@@ -274,3 +274,15 @@ def test_vec_env_with_several_envs_and_policy_parts():
     obs = venv.reset()
     actions, _ = model.predict(obs)
     assert actions.shape == (2,)
+
+
+def test_equal_row_norms_keeps_the_actor_rows_equal_and_survives_save(tmp_path: Path):
+    """The actor's output rows stay at one norm through training (a longer row would win
+    more unseen words) and the option is saved with the policy."""
+    policy_kwargs = {**SMALL, "equal_row_norms": True, "init_logit_std": 4.0}
+    model = small_model(ten_word_env(), policy_kwargs=policy_kwargs, learning_starts=10)
+    model.learn(200)
+    norms = model.actor.logits_net[-1].weight.norm(dim=1)
+    assert th.allclose(norms, norms.mean().expand_as(norms), rtol=1e-4)
+    model.save(tmp_path / "sac")
+    assert SACDiscrete.load(tmp_path / "sac").actor.equal_row_norms

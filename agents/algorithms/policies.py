@@ -361,6 +361,7 @@ def _peaked_init(
     first_fan_in: float,
     n_heads: int,
     byte_len: int | None,
+    disjoint_parts: list[int] | None = None,
 ) -> None:
     """A confident random hash: see :meth:`agents.EpisodePG._init_peaked` (the same rule).
 
@@ -369,7 +370,8 @@ def _peaked_init(
     bin's logit standard deviation ``logit_std`` over Sin features (split over the parts
     of a factorised head); biases zero; one-hot padding columns (byte 0) zero, so two
     words share only their real bytes at equal positions, not the padding of equal
-    lengths."""
+    lengths. ``disjoint_parts`` (the sizes of a factorised head's parts) starts each part
+    on its own block of hidden units, so a word's row and column are independent draws."""
     first, head = linears[0], linears[-1]
     std = logit_std / math.sqrt(n_heads)
     with th.no_grad():
@@ -381,9 +383,22 @@ def _peaked_init(
         if head is first:  # a linear policy: logits are sums of input columns
             head.weight.normal_(0.0, std / math.sqrt(first_fan_in))
         else:  # E[sin(x)^2] = 1/2 for pre-activations of standard deviation >= 2
+            if disjoint_parts:
+                _split_hidden_units(head.weight, disjoint_parts)
             head.weight.mul_(std * math.sqrt(2.0) / head.weight.norm(dim=1, keepdim=True))
         if byte_len is not None:
             first.weight[:, 256 * np.arange(byte_len)] = 0.0
+
+
+def _split_hidden_units(weight: th.Tensor, parts: list[int]) -> None:
+    """Zero the weights from each part's rows to the hidden units of the other parts."""
+    blocks = np.array_split(np.arange(weight.shape[1]), len(parts))
+    start = 0
+    for size, block in zip(parts, blocks, strict=True):
+        keep = th.zeros(weight.shape[1], dtype=th.bool)
+        keep[th.as_tensor(block)] = True
+        weight[start : start + size, ~keep] = 0.0
+        start += size
 
 
 _ACTIVATIONS = {"sin": Sin, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -409,6 +424,10 @@ class HashPolicy(ActorCriticPolicy):
         1/255 between neighbouring letters, need about 300 to spread like a hash)
     :param equal_row_norms: after every update (:meth:`after_update`), rescale the
         action layer's rows to their mean norm (one norm per part of a factorised head)
+    :param disjoint_parts: with a factorised action and the random-hash start, each part
+        (row, column) starts reading its own half of the last hidden layer. Sharing all
+        64 units, the row and the column of an unseen word are correlated and
+        Generalize1kFactored's untrained hash collides 15% more than a random one
     :param activation_fn: as SB3's, or a name: ``"sin"``, ``"tanh"``, ``"relu"``
 
     Words encoded as ``bytes`` are read as byte codes and the first linear layer of each
@@ -427,11 +446,13 @@ class HashPolicy(ActorCriticPolicy):
         init_logit_std: float | None = None,
         init_input_std: float = 3.0,
         equal_row_norms: bool = False,
+        disjoint_parts: bool = False,
         **kwargs: Any,
     ) -> None:
         self.init_logit_std = None if init_logit_std is None else float(init_logit_std)
         self.init_input_std = float(init_input_std)
         self.equal_row_norms = bool(equal_row_norms)
+        self.disjoint_parts = bool(disjoint_parts)
         self.byte_len = word_byte_length(self._word_space(observation_space))
         super().__init__(
             observation_space,
@@ -453,6 +474,7 @@ class HashPolicy(ActorCriticPolicy):
             init_logit_std=self.init_logit_std,
             init_input_std=self.init_input_std,
             equal_row_norms=self.equal_row_norms,
+            disjoint_parts=self.disjoint_parts,
         )
         return data
 
@@ -494,13 +516,15 @@ class HashPolicy(ActorCriticPolicy):
         layers = [*self.mlp_extractor.policy_net, self.action_net]
         linears = [m for m in layers if isinstance(m, nn.Linear)]
         fan = WORD_BYTES if self.byte_len is not None else float(linears[0].in_features)
+        parts = self._head_parts()
         _peaked_init(
             linears,
             self.init_logit_std,  # type: ignore[arg-type]
             self.init_input_std,
             fan,
-            len(self._head_parts()),
+            len(parts),
             self.byte_len if self._codes else None,
+            parts if self.disjoint_parts and len(parts) > 1 else None,
         )
 
     def extract_features(  # type: ignore[override]

@@ -106,6 +106,7 @@ from agents.algorithms.policies import (
     CodesLinear,
     TableAwareHead,
     _peaked_init,
+    equalise_rows,
     sample_categorical,
     word_byte_length,
 )
@@ -334,6 +335,7 @@ class DiscreteActor(_WordFeatures, BasePolicy):
         table_head: bool = True,
         table_coef_init: float = 0.0,
         table_coef_scale: float = 1.0,
+        equal_row_norms: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -341,6 +343,7 @@ class DiscreteActor(_WordFeatures, BasePolicy):
             features_extractor=features_extractor,
             normalize_images=normalize_images,
         )
+        self.equal_row_norms = bool(equal_row_norms)
         self.net_arch = net_arch
         self.features_dim = features_dim
         self.activation_fn = activation_fn
@@ -372,10 +375,18 @@ class DiscreteActor(_WordFeatures, BasePolicy):
                 features_dim=self.features_dim,
                 activation_fn=self.activation_fn,
                 features_extractor=self.features_extractor,
+                equal_row_norms=self.equal_row_norms,
                 **self.init_args,
             )
         )
         return data
+
+    def after_update(self) -> None:
+        """Called after each actor step: with ``equal_row_norms``, rescale the output
+        layer's rows to their mean norm (:class:`agents.algorithms.policies.HashPolicy`'s
+        rule: a longer row wins more unseen words)."""
+        if self.equal_row_norms:
+            equalise_rows(_linears(self.logits_net)[-1].weight)
 
     def logits(self, obs: PyTorchObs) -> th.Tensor:
         """Unnormalised log-probabilities, shape ``(batch, n_actions)``."""
@@ -483,6 +494,12 @@ class SACDiscretePolicy(BasePolicy):
     :param n_critics: number of Q-networks (2: clipped double Q)
     :param share_features_extractor: let the critics use the actor's features extractor
         (trained by the actor loss only)
+    :param init_logit_std, init_input_std, table_head, table_coef_init, table_coef_scale:
+        the random-hash start and table-aware head, as
+        :class:`agents.algorithms.policies.TableAwareHashPolicy`'s
+    :param init_q: start every Q-value there (zero output weights, bias ``init_q``)
+    :param equal_row_norms: keep the actor's output rows at equal norms after every
+        update, as :class:`agents.algorithms.policies.HashPolicy`'s
     """
 
     action_space: spaces.Discrete
@@ -510,6 +527,7 @@ class SACDiscretePolicy(BasePolicy):
         table_head: bool = True,
         table_coef_init: float = 0.0,
         table_coef_scale: float = 1.0,
+        equal_row_norms: bool = False,
     ) -> None:
         check_discrete_action_space(action_space)
         activation_fn = _activation(activation_fn)
@@ -541,7 +559,13 @@ class SACDiscretePolicy(BasePolicy):
             "table_coef_scale": float(table_coef_scale),
         }
         self.init_q = None if init_q is None else float(init_q)
-        self.actor_kwargs = {**self.net_args, "net_arch": actor_arch, **self.init_args}
+        self.equal_row_norms = bool(equal_row_norms)
+        self.actor_kwargs = {
+            **self.net_args,
+            "net_arch": actor_arch,
+            "equal_row_norms": self.equal_row_norms,
+            **self.init_args,
+        }
         self.critic_kwargs = {
             **self.net_args,
             "net_arch": critic_arch,
@@ -591,6 +615,7 @@ class SACDiscretePolicy(BasePolicy):
                 features_extractor_class=self.features_extractor_class,
                 features_extractor_kwargs=self.features_extractor_kwargs,
                 init_q=self.init_q,
+                equal_row_norms=self.equal_row_norms,
                 **self.init_args,
             )
         )
@@ -876,6 +901,7 @@ class SACDiscrete(OffPolicyAlgorithm):
             self.actor.optimizer.zero_grad()
             actor_loss.backward()
             self.actor.optimizer.step()
+            self.actor.after_update()
 
             # --- Temperature: exact entropy H(pi(.|s)) = -sum_a pi log pi -------------
             entropy = -(pi.detach() * log_pi.detach()).sum(dim=1)
