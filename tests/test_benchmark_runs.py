@@ -22,6 +22,22 @@ def test_every_published_file_is_valid_and_has_a_step_budget() -> None:
         assert "default" in table
 
 
+def test_an_entrys_policy_gives_sb3s_ppo_the_packages_policy(tmp_path) -> None:
+    from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy
+    from agents.runs.benchmark import Run, train_sb3
+
+    for tier, policy in (("Memorize100", HashPolicy), ("Online100", TableAwareHashPolicy)):
+        task = get_task(tier)
+        settings = {**hyperparameters("ppo", task), "n_timesteps": 1, "n_envs": 2}
+        settings["kwargs"] = {**settings["kwargs"], "n_steps": 8, "batch_size": 16}
+        model = train_sb3(Run("ppo", task, 0, settings, corpus="web2"))
+        assert type(model.policy) is policy
+    bad = tmp_path / "ppo.json"
+    bad.write_text(json.dumps({"default": {"policy": "HashPolicyy"}}))
+    with pytest.raises(ValueError, match="policy must be one of MlpPolicy, .*HashPolicy"):
+        load_hyperparameters("ppo", path=bad)
+
+
 def test_first_seed_runs_later_seeds_and_they_join_the_table(tmp_path) -> None:
     tasks = resolve_tasks(["Memorize100"])
     first = run_benchmark(["random"], tasks, 1, tmp_path, first_seed=7, **QUIET)

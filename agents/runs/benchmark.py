@@ -43,7 +43,9 @@ _CURVE_POINTS = 100
 
 
 #: The keys of one entry of a hyperparameter file (``default`` or a task id's).
-SETTING_KEYS = ("n_timesteps", "n_envs", "kwargs", "tuning")
+SETTING_KEYS = ("n_timesteps", "n_envs", "policy", "kwargs", "tuning")
+#: Values of ``policy``: SB3's names, or the package's (:func:`agents.runs.cli.policy_for`).
+POLICY_NAMES = ("MlpPolicy", "MultiInputPolicy", "CnnPolicy", "HashPolicy")
 
 
 def _check_table(table: Any, source: str) -> None:
@@ -66,6 +68,11 @@ def _check_table(table: Any, source: str) -> None:
             raise ValueError(
                 f"{source}: {name!r} has unknown key(s) {unknown}; valid keys: "
                 f"{', '.join(SETTING_KEYS)}"
+            )
+        if "policy" in entry and entry["policy"] not in POLICY_NAMES:
+            raise ValueError(
+                f"{source}: {name!r}: policy must be one of {', '.join(POLICY_NAMES)}, "
+                f"got {entry['policy']!r}"
             )
         for key, least in (("n_timesteps", 0), ("n_envs", 1)):  # 0 steps: an untrained agent
             if key in entry and (not isinstance(entry[key], int) or entry[key] < least):
@@ -213,23 +220,22 @@ def train_sb3(
     """Train ``run.agent`` (an SB3 algorithm) on ``run.task`` with ``run.settings``.
 
     The suite's one SB3 trainer, shared by ``hash-envs benchmark`` and the paper
-    experiments: the native vector env of the task, ``MultiInputPolicy`` for table-aware
-    observations, and ``log`` (an :class:`agents.algorithms.callbacks.EpisodeLog`; by default one
-    with the run's time budget) recording every episode, then ``callbacks``. Returns the
-    trained model.
+    experiments: the native vector env of the task, the settings' ``policy``
+    (:func:`agents.runs.cli.policy_for`; by default ``MultiInputPolicy`` for table-aware
+    observations), and ``log`` (an :class:`agents.algorithms.callbacks.EpisodeLog`; by
+    default one with the run's time budget) recording every episode, then ``callbacks``.
+    Returns the trained model.
     """
-    from gymnasium import spaces
-
     from agents.algorithms.callbacks import EpisodeLog
     from agents.algorithms.vec_env import make_sb3_vec_env
-    from agents.runs.cli import _algorithm
+    from agents.runs.cli import _algorithm, policy_for
 
     n_envs = run.settings["n_envs"]
     if log is None:
         log = EpisodeLog(n_envs, time_budget_s=run.time_budget_s)
     env_kwargs = run.task.env_kwargs(run.corpus)
     venv = make_sb3_vec_env(run.task.env_id, n_envs, env_kwargs, seed=run.seed)
-    policy = "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy"
+    policy = policy_for(venv.observation_space, run.settings.get("policy"))
     model = _algorithm(run.agent)(
         policy, venv, seed=run.seed, tensorboard_log=tensorboard, **run.settings["kwargs"]
     )

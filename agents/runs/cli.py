@@ -51,6 +51,30 @@ def _algorithm(name: str) -> type:
     return {"ppo": stable_baselines3.PPO, "dqn": stable_baselines3.DQN}[name]
 
 
+#: Policy names a hyperparameter entry's ``policy`` may give besides SB3's own: the
+#: package's policies for the hash envs (``HashPolicy`` for words, its table-aware
+#: version for ``Dict`` observations), for an SB3 algorithm such as PPO.
+PACKAGE_POLICIES = ("HashPolicy",)
+
+
+def policy_for(observation_space: Any, name: str | None = None) -> Any:
+    """The ``policy`` argument of an SB3 algorithm: ``name`` (an SB3 policy name, or
+    ``"HashPolicy"``: :class:`agents.algorithms.policies.HashPolicy` or, for ``Dict``
+    observations, ``TableAwareHashPolicy``); by default SB3's ``MlpPolicy`` or
+    ``MultiInputPolicy`` (which :class:`agents.PG`, ``A2C`` and ``SACDiscrete`` map to
+    their own)."""
+    from gymnasium import spaces
+
+    table_aware = isinstance(observation_space, spaces.Dict)
+    if name == "HashPolicy":
+        from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy
+
+        return TableAwareHashPolicy if table_aware else HashPolicy
+    if name is not None:
+        return name
+    return "MultiInputPolicy" if table_aware else "MlpPolicy"
+
+
 def _with_corpus_max_len(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Encode to the corpus's longest word, so the exported hash accepts every corpus word.
 
@@ -70,15 +94,17 @@ def _with_corpus_max_len(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, A
 
 
 def _train_sb3(args: argparse.Namespace, out: Path) -> Any:
-    from gymnasium import spaces
     from stable_baselines3.common.callbacks import CheckpointCallback
 
     from agents.algorithms.vec_env import make_sb3_vec_env
 
     venv = make_sb3_vec_env(args.env, args.n_envs, args.env_kwargs, seed=args.seed)
-    policy = "MultiInputPolicy" if isinstance(venv.observation_space, spaces.Dict) else "MlpPolicy"
     model = _algorithm(args.algo)(
-        policy, venv, seed=args.seed, tensorboard_log=args.tensorboard, **args.algo_kwargs
+        policy_for(venv.observation_space),
+        venv,
+        seed=args.seed,
+        tensorboard_log=args.tensorboard,
+        **args.algo_kwargs,
     )
     checkpoints = CheckpointCallback(
         save_freq=max(args.checkpoint_freq // args.n_envs, 1),
