@@ -365,3 +365,25 @@ def test_disjoint_parts_start_the_row_and_column_heads_on_their_own_hidden_units
     assert (weight[:rows, 4:] == 0).all() and (weight[:rows, :4] != 0).all()
     assert (weight[rows:, :4] == 0).all() and (weight[rows:, 4:] != 0).all()
     assert split.policy._get_constructor_parameters()["disjoint_parts"] is True
+
+
+def test_dqn_with_the_hash_q_policy_starts_as_a_random_hash(tmp_path: Path) -> None:
+    """SB3's QNetwork starts with all Q-values near 0 and its greedy policy herds words;
+    HashQPolicy's random-hash start spreads them like a random hash, and saves."""
+    from stable_baselines3 import DQN
+
+    from agents.algorithms.q_policy import HashQPolicy
+    from hash_envs.evaluation import evaluate_agent
+    from hash_envs.tasks import get_task
+
+    task = get_task("Memorize100")
+    env = task.make("web2")
+    kwargs = {"net_arch": [64], "activation_fn": "sin", "init_logit_std": 4.0}
+    ours = DQN(HashQPolicy, env, seed=0, policy_kwargs=kwargs)
+    assert abs(evaluate_agent(ours, task, "web2")["normalized_score"]) < 0.2
+    assert evaluate_agent(DQN("MlpPolicy", env, seed=0), task, "web2")["normalized_score"] < -0.5
+    ours.save(tmp_path / "dqn")
+    loaded = DQN.load(tmp_path / "dqn")
+    assert type(loaded.policy) is HashQPolicy
+    obs = np.stack([env.observation_space.sample() for _ in range(32)])
+    np.testing.assert_array_equal(loaded.predict(obs)[0], ours.predict(obs)[0])

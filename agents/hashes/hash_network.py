@@ -696,6 +696,8 @@ def _scoring_layers(policy: BasePolicy) -> tuple[list[nn.Module], int, nn.Module
         return list(net.quantile_net), net.n_quantiles, net.features_extractor
     if hasattr(policy, "q_net") and hasattr(policy.q_net, "q_net"):  # DQN
         return list(policy.q_net.q_net), 1, policy.q_net.features_extractor
+    if hasattr(policy, "q_net") and hasattr(policy.q_net, "q_networks"):  # DQN, HashQPolicy
+        return list(policy.q_net.q_networks[0]), 1, policy.q_net.features_extractor
     actor = getattr(policy, "actor", None)
     if actor is not None and hasattr(actor, "logits_net"):  # agents.SACDiscrete
         return list(actor.logits_net), 1, actor.features_extractor

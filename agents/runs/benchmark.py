@@ -235,7 +235,7 @@ def train_sb3(
         log = EpisodeLog(n_envs, time_budget_s=run.time_budget_s)
     env_kwargs = run.task.env_kwargs(run.corpus)
     venv = make_sb3_vec_env(run.task.env_id, n_envs, env_kwargs, seed=run.seed)
-    policy = policy_for(venv.observation_space, run.settings.get("policy"))
+    policy = policy_for(venv.observation_space, run.settings.get("policy"), run.agent)
     model = _algorithm(run.agent)(
         policy, venv, seed=run.seed, tensorboard_log=tensorboard, **run.settings["kwargs"]
     )

@@ -57,15 +57,20 @@ def _algorithm(name: str) -> type:
 PACKAGE_POLICIES = ("HashPolicy",)
 
 
-def policy_for(observation_space: Any, name: str | None = None) -> Any:
+def policy_for(observation_space: Any, name: str | None = None, algorithm: str = "") -> Any:
     """The ``policy`` argument of an SB3 algorithm: ``name`` (an SB3 policy name, or
     ``"HashPolicy"``: :class:`agents.algorithms.policies.HashPolicy` or, for ``Dict``
-    observations, ``TableAwareHashPolicy``); by default SB3's ``MlpPolicy`` or
+    observations, ``TableAwareHashPolicy``; for ``algorithm="dqn"``,
+    :class:`agents.algorithms.q_policy.HashQPolicy`); by default SB3's ``MlpPolicy`` or
     ``MultiInputPolicy`` (which :class:`agents.PG`, ``A2C`` and ``SACDiscrete`` map to
     their own)."""
     from gymnasium import spaces
 
     table_aware = isinstance(observation_space, spaces.Dict)
+    if name == "HashPolicy" and algorithm == "dqn":
+        from agents.algorithms.q_policy import HashQPolicy
+
+        return HashQPolicy
     if name == "HashPolicy":
         from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy
 
