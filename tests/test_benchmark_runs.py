@@ -22,15 +22,22 @@ def test_every_published_file_is_valid_and_has_a_step_budget() -> None:
         assert "default" in table
 
 
-def test_an_entrys_policy_gives_sb3s_ppo_the_packages_policy(tmp_path) -> None:
+def test_an_entrys_policy_gives_sb3s_ppo_and_dqn_the_packages_policies(tmp_path) -> None:
     from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy
     from agents.runs.benchmark import Run, train_sb3
 
-    for tier, policy in (("Memorize100", HashPolicy), ("Online100", TableAwareHashPolicy)):
+    from agents.algorithms.q_policy import HashQPolicy
+
+    cases = [
+        ("ppo", "Memorize100", HashPolicy, {"n_steps": 8, "batch_size": 16}),
+        ("ppo", "Online100", TableAwareHashPolicy, {"n_steps": 8, "batch_size": 16}),
+        ("dqn", "Online100", HashQPolicy, {"batch_size": 16}),
+    ]
+    for agent, tier, policy, small in cases:
         task = get_task(tier)
-        settings = {**hyperparameters("ppo", task), "n_timesteps": 1, "n_envs": 2}
-        settings["kwargs"] = {**settings["kwargs"], "n_steps": 8, "batch_size": 16}
-        model = train_sb3(Run("ppo", task, 0, settings, corpus="web2"))
+        settings = {**hyperparameters(agent, task), "n_timesteps": 64, "n_envs": 2}
+        settings["kwargs"] = {**settings["kwargs"], **small}
+        model = train_sb3(Run(agent, task, 0, settings, corpus="web2"))
         assert type(model.policy) is policy
     bad = tmp_path / "ppo.json"
     bad.write_text(json.dumps({"default": {"policy": "HashPolicyy"}}))

@@ -53,12 +53,15 @@ SEARCH_SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
         "n_steps": ("categorical", [4, 8, 16, 32]),
         "policy_kwargs.init_logit_std": ("float", 1.0, 8.0, False),
     },
+    # SACDiscrete: around its published recipe (a fixed temperature against rewards of
+    # +-10, two timescales, a buffer of a few vector steps).
     "sac": {
-        "learning_rate": ("float", 1e-4, 1e-2, True),
-        "batch_size": ("categorical", [256, 1024, 4096]),
-        "tau": ("float", 1e-3, 1e-1, True),
-        "target_entropy_scale": ("float", 0.05, 0.9, False),
+        "learning_rate": ("float", 3e-4, 1e-2, True),
+        "actor_lr_scale": ("float", 0.03, 1.0, True),
+        "ent_coef": ("float", 0.05, 1.0, True),
+        "buffer_size": ("categorical", [8192, 16384, 32768]),
     },
+    # SB3's PPO and DQN with the package's policies (ppo.json, dqn.json).
     "ppo": {
         "learning_rate": ("float", 1e-4, 1e-2, True),
         "ent_coef": ("float", 1e-5, 1e-1, True),
@@ -66,8 +69,8 @@ SEARCH_SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
     },
     "dqn": {
         "learning_rate": ("float", 1e-4, 1e-2, True),
+        "exploration_initial_eps": ("float", 0.05, 0.5, True),
         "exploration_fraction": ("float", 0.05, 0.5, False),
-        "train_freq": ("categorical", [1, 4, 16]),
     },
 }
 TUNABLE = tuple(SEARCH_SPACES)
