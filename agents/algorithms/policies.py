@@ -689,7 +689,9 @@ class TableAwareHashPolicy(MultiInputActorCriticPolicy):
     :param table_coef_init: initial weight of a bin's occupancy in its logit
     :param table_coef_scale: the weight is ``scale * parameter``, so Adam moves it
         ``scale`` times faster than the word's weights
-    :param init_logit_std, init_input_std, activation_fn: as :class:`HashPolicy`
+    :param init_logit_std: as :class:`HashPolicy`
+    :param init_input_std: as :class:`HashPolicy`
+    :param activation_fn: as :class:`HashPolicy`
     """
 
     def __init__(

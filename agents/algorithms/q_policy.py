@@ -43,8 +43,10 @@ class HashQPolicy(DQNPolicy):
     :param init_logit_std: spread of every initial Q-value (``None``: SB3's default init)
     :param init_input_std: spread of the first layer's pre-activations at that start
         (3 for ``bytes`` words, about 300 for ``codepoints``)
-    :param table_head, table_coef_init, table_coef_scale: the table-aware head of
-        :class:`agents.algorithms.policies.TableAwareHashPolicy`
+    :param table_head: the table-aware head of
+        :class:`agents.algorithms.policies.TableAwareHashPolicy` for ``Dict`` observations
+    :param table_coef_init: its initial weight of a bin's occupancy
+    :param table_coef_scale: how much faster than the word's weights Adam moves it
     :param activation_fn: a module class or ``"sin"``, ``"tanh"``, ``"relu"``
     """
 

@@ -494,9 +494,13 @@ class SACDiscretePolicy(BasePolicy):
     :param n_critics: number of Q-networks (2: clipped double Q)
     :param share_features_extractor: let the critics use the actor's features extractor
         (trained by the actor loss only)
-    :param init_logit_std, init_input_std, table_head, table_coef_init, table_coef_scale:
-        the random-hash start and table-aware head, as
+    :param init_logit_std: the random-hash start, as
+        :class:`agents.algorithms.policies.HashPolicy`'s
+    :param init_input_std: its first layer's pre-activation spread
+    :param table_head: the table-aware head, as
         :class:`agents.algorithms.policies.TableAwareHashPolicy`'s
+    :param table_coef_init: its initial occupancy weight
+    :param table_coef_scale: its weight's learning-rate multiplier
     :param init_q: start every Q-value there (zero output weights, bias ``init_q``)
     :param equal_row_norms: keep the actor's output rows at equal norms after every
         update, as :class:`agents.algorithms.policies.HashPolicy`'s
