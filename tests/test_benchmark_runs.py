@@ -24,9 +24,8 @@ def test_every_published_file_is_valid_and_has_a_step_budget() -> None:
 
 def test_an_entrys_policy_gives_sb3s_ppo_and_dqn_the_packages_policies(tmp_path) -> None:
     from agents.algorithms.policies import HashPolicy, TableAwareHashPolicy
-    from agents.runs.benchmark import Run, train_sb3
-
     from agents.algorithms.q_policy import HashQPolicy
+    from agents.runs.benchmark import Run, train_sb3
 
     cases = [
         ("ppo", "Memorize100", HashPolicy, {"n_steps": 8, "batch_size": 16}),
@@ -92,7 +91,13 @@ def test_an_sb3_run_records_its_normalised_score_at_the_fixed_points(tmp_path) -
 
 def test_tune_writes_the_best_settings_in_the_published_format(tmp_path) -> None:
     from agents.runs.benchmark import merge_settings
-    from agents.runs.optimize import SEARCH_SPACES, _tuning_record, tune_agent, write_best
+    from agents.runs.optimize import (
+        SEARCH_SPACES,
+        _tuning_record,
+        published_params,
+        tune_agent,
+        write_best,
+    )
 
     task = get_task("Memorize100")
     best, value, n = tune_agent("pg", task, 3, tmp_path, steps=2048, corpus="web2")
@@ -100,6 +105,13 @@ def test_tune_writes_the_best_settings_in_the_published_format(tmp_path) -> None
     assert n == 3 and set(best) <= space and value <= 1.0
     again = tune_agent("pg", task, 3, tmp_path, steps=2048, corpus="web2")  # resumes: no trial
     assert again[2] == 3
+    import optuna
+
+    study = optuna.load_study(
+        study_name=f"pg-{task.env_id}", storage=f"sqlite:///{tmp_path / 'study.db'}"
+    )
+    published = published_params("pg", task)  # trial 0: the published settings
+    assert study.trials[0].params == published and set(published) == set(SEARCH_SPACES["pg"])
     path = write_best("pg", task, best, _tuning_record("test", n, [100], 1.0, value), tmp_path)
     settings = hyperparameters("pg", task, path=path)
     assert settings["kwargs"] == merge_settings(hyperparameters("pg", task)["kwargs"], best)
