@@ -21,7 +21,7 @@ from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
 from agents.algorithms.policies import _activation
-from agents.algorithms.sac_discrete import DiscreteCritic
+from agents.algorithms.sac_discrete import DiscreteCritic, word_net_args
 
 __all__ = ["HashQNetwork", "HashQPolicy"]
 
@@ -65,13 +65,9 @@ class HashQPolicy(DQNPolicy):
         table_coef_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        self.init_args = {
-            "init_logit_std": None if init_logit_std is None else float(init_logit_std),
-            "init_input_std": float(init_input_std),
-            "table_head": bool(table_head),
-            "table_coef_init": float(table_coef_init),
-            "table_coef_scale": float(table_coef_scale),
-        }
+        self.init_args = word_net_args(
+            init_logit_std, init_input_std, table_head, table_coef_init, table_coef_scale
+        )
         if isinstance(observation_space, spaces.Dict):
             kwargs.setdefault("features_extractor_class", CombinedExtractor)
         else:

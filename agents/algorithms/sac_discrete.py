@@ -240,6 +240,25 @@ def _linears(net: nn.Module) -> list[nn.Linear]:
     return [m for m in net if isinstance(m, nn.Linear)]
 
 
+def word_net_args(
+    init_logit_std: float | None,
+    init_input_std: float,
+    table_head: bool,
+    table_coef_init: float,
+    table_coef_scale: float,
+) -> dict[str, Any]:
+    """The keyword arguments a :class:`DiscreteActor` or :class:`DiscreteCritic` takes for
+    its random-hash start and table-aware head, normalised (shared with
+    :class:`agents.algorithms.q_policy.HashQPolicy`)."""
+    return {
+        "init_logit_std": None if init_logit_std is None else float(init_logit_std),
+        "init_input_std": float(init_input_std),
+        "table_head": bool(table_head),
+        "table_coef_init": float(table_coef_init),
+        "table_coef_scale": float(table_coef_scale),
+    }
+
+
 class _WordFeatures:
     """How an actor or critic reads its observation: SB3's features extractor, or, for
     the hash envs' words, the byte codes themselves (``MultiDiscrete([256] * L)``: the
@@ -555,13 +574,9 @@ class SACDiscretePolicy(BasePolicy):
             "activation_fn": self.activation_fn,
             "normalize_images": normalize_images,
         }
-        self.init_args = {
-            "init_logit_std": None if init_logit_std is None else float(init_logit_std),
-            "init_input_std": float(init_input_std),
-            "table_head": bool(table_head),
-            "table_coef_init": float(table_coef_init),
-            "table_coef_scale": float(table_coef_scale),
-        }
+        self.init_args = word_net_args(
+            init_logit_std, init_input_std, table_head, table_coef_init, table_coef_scale
+        )
         self.init_q = None if init_q is None else float(init_q)
         self.equal_row_norms = bool(equal_row_norms)
         self.actor_kwargs = {
