@@ -28,14 +28,34 @@ ABLATIONS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("Memorize100", "no entropy bonus (ent_coef 0)", {"ent_coef": 0.0}, {}),
     ("Memorize100", "entropy bonus 2 (too much)", {"ent_coef": 2.0}, {}),
     ("Memorize100", "SB3's start (orthogonal, gain 0.01; Tanh)", {"policy_kwargs": SB3_POLICY}, {}),
-    ("Memorize100", "random-hash start, Tanh units", {"policy_kwargs": {"activation_fn": "tanh"}}, {}),
-    ("Memorize100", "softer start (init_logit_std 1)", {"policy_kwargs": {"init_logit_std": 1.0}}, {}),
+    (
+        "Memorize100",
+        "random-hash start, Tanh units",
+        {"policy_kwargs": {"activation_fn": "tanh"}},
+        {},
+    ),
+    (
+        "Memorize100",
+        "softer start (init_logit_std 1)",
+        {"policy_kwargs": {"init_logit_std": 1.0}},
+        {},
+    ),
     ("Memorize100", "8 envs (the old file's)", {}, {"n_envs": 8}),
     ("Online100", "published", {}, {}),
     ("Online100", "generic MLP on [word, table]", {"policy_kwargs": {"table_head": False}}, {}),
-    ("Online100", "table weight at Adam's pace (scale 1)", {"policy_kwargs": {"table_coef_scale": 1.0}}, {}),
+    (
+        "Online100",
+        "table weight at Adam's pace (scale 1)",
+        {"policy_kwargs": {"table_coef_scale": 1.0}},
+        {},
+    ),
     ("Online100", "one update per 16 x 1,024 steps", {"n_steps": 16}, {}),
-    ("Online100", "word start for bytes on codepoints (input std 3)", {"policy_kwargs": {"init_input_std": 3.0}}, {}),
+    (
+        "Online100",
+        "word start for bytes on codepoints (input std 3)",
+        {"policy_kwargs": {"init_input_std": 3.0}},
+        {},
+    ),
 ]
 
 

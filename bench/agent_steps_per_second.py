@@ -7,10 +7,13 @@ for ``--steps`` env steps; SB3's ``PPO`` with its defaults (but ``n_steps`` =
 ``--ppo-steps`` / ``n_envs``, one rollout) trains on the same env with the same number of
 envs for ``--ppo-steps``. Every round times each contender once,
 interleaved, so the machine's noise hits all of them alike. Steps/s is wall clock of
-``learn`` (rollouts and updates), one torch thread for every contender; we report the
-median over rounds and the median of the per-round ratios to PPO.
+``learn`` (rollouts and updates), with the same number of torch threads for every
+contender (``--threads``, default 1); we report the median over rounds and the median of
+the per-round ratios to PPO. The 1,024-env agents' batches are large enough for a second
+thread to pay, so on a 2-core machine run it both ways, on an otherwise idle machine:
 
     python bench/agent_steps_per_second.py --out results/bench
+    python bench/agent_steps_per_second.py --threads 2 --out results/bench_2threads
 """
 
 from __future__ import annotations
@@ -63,9 +66,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300_000, help="per agent run")
     parser.add_argument("--ppo-steps", type=int, default=40_960, help="per PPO run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads, the same for every contender"
+    )
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
-    th.set_num_threads(1)  # small networks: one thread, the same for every contender
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    th.set_num_threads(args.threads)
     rows: list[dict[str, Any]] = []
     for name in args.tasks:
         task_id = f"hash_envs/{name}-v0"
@@ -102,7 +110,8 @@ def main() -> None:
     lines += [
         "",
         f"{args.rounds} interleaved rounds; agents {args.steps:,} steps, PPO "
-        f"{args.ppo_steps:,}; one torch thread; {platform.processor() or platform.machine()}.",
+        f"{args.ppo_steps:,}; {args.threads} torch thread(s) for every contender; "
+        f"{platform.processor() or platform.machine()}.",
     ]
     report = {"rows": rows, "args": vars(args), "machine": platform.platform()}
     write_results(args.out, "agent_steps_per_second", report, "\n".join(lines) + "\n")

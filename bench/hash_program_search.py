@@ -2,9 +2,9 @@
 
 Random search, a steady-state evolutionary search, sb3-contrib's ``MaskablePPO`` and the
 design card's PG and A2C (masked, :mod:`agents.runs.program_search`) each get the same
-number of program evaluations on the same env, for several seeds. Writes ``search.json`` (everything:
-curves, best programs, the 50 best distinct programs per run), ``search.md`` (the table)
-and ``search.png`` (best reward vs evaluations, mean over seeds, min-max band) to
+number of program evaluations on the same env, for several seeds. Writes ``search.json``
+(everything: curves, best programs, the 50 best distinct programs per run), ``search.md``
+(the table) and ``search.png`` (best reward vs evaluations, mean over seeds, min-max band) to
 ``--out``, with each run's best program put through the full quality harness and the
 scorer's evaluations/s. Runs already in ``search.json`` are kept (resumable).
 

@@ -305,9 +305,7 @@ def env_page(env_id: str, ctx: Context, out: Path) -> str:
         )
         picture = (
             f"![{env_id} after {steps:,} random steps](img/{name}.png)\n\n"
-            f'`render_mode="rgb_array"` after '
-            + legend.format(seed=RENDER_SEED, steps=steps)
-            + "."
+            f'`render_mode="rgb_array"` after ' + legend.format(seed=RENDER_SEED, steps=steps) + "."
         )
     lines = [f"# `{env_id}`", ""]
     class_intro, class_sections = sections(cls.__doc__ or "")
@@ -389,7 +387,8 @@ def env_index(ids: Iterable[str], ctx: Context) -> str:
     for env_id in ids:
         task = TASKS.get(env_id)
         spec = gym.spec(env_id)
-        if task is None and "n_bins" not in inspect.signature(entry_class(spec.entry_point)).parameters:
+        parameters = inspect.signature(entry_class(spec.entry_point)).parameters
+        if task is None and "n_bins" not in parameters:
             from hash_envs.program import INSTRUCTIONS
 
             kind, sizes = "base environment (writes a hash program)", "programs, not bins"

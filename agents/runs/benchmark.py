@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agents.runs import THREADS_HELP
 from hash_envs.tasks import Task, resolve_tasks
 
 if TYPE_CHECKING:  # SB3 is imported only when an SB3 agent trains
@@ -759,7 +760,7 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--corpus", help="replace the tasks' corpus, e.g. web2 (offline)")
     parser.add_argument("--backend", choices=("sb3", "rllib"), default="sb3")
     parser.add_argument("--out", default="results/benchmark", help="output directory")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     parser.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument("--command-line", help=argparse.SUPPRESS)

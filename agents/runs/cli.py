@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.runs import THREADS_HELP
+
 ALGOS = ("pg", "a2c", "sac", "ppo", "dqn", "qrdqn", "episode-pg", "pilot-q")
 # agents.runs.rllib.ALGORITHMS, named here so that building the parser does not import Ray.
 RLLIB_ALGOS = ("ppo", "appo", "impala", "dqn")
@@ -330,7 +332,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tensorboard", help="TensorBoard log directory")
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="in env steps")
     parser.add_argument("--out", default="runs/latest", help="directory for model and hash")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(func=_cmd_train)
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.runs import THREADS_HELP
 from hash_envs.tasks import Task, get_task
 
 __all__ = [
@@ -399,6 +400,6 @@ def add_tune_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--corpus", help="replace the task's corpus, e.g. web2 (offline)")
     parser.add_argument("--sampler-seed", type=int, default=0, help="TPE's seed (default 0)")
     parser.add_argument("--out", default="results/tune", help="study and best settings")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     parser.add_argument("--address", help="Ray cluster HOST:PORT: run the trials on Ray Tune")
     parser.set_defaults(func=_cmd_tune)
